@@ -1,0 +1,5 @@
+"""``python -m sim`` is ``kratix-sim``."""
+
+from sim.cli import entry
+
+entry()

@@ -1,0 +1,68 @@
+"""Durations: Go's ``time.ParseDuration`` (Kratix's retryAfter and reconciliationInterval, V5, P4) and the
+scenario format's human durations (``90s``, ``5m``, ``1h30m``, ``2d``)."""
+
+from __future__ import annotations
+
+import re
+
+_GO_UNITS_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_SCENARIO_UNITS_S = {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_SCENARIO_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+
+
+def parse_go_duration(text: str) -> float:
+    """Seconds of a Go duration string; raises ValueError as Go would (``1d`` is not valid, ``0`` is)."""
+    original = text
+    sign = 1.0
+    if text[:1] in "+-" and text:
+        sign = -1.0 if text[0] == "-" else 1.0
+        text = text[1:]
+    if text == "0":
+        return 0.0
+    if not text:
+        raise ValueError(f"invalid duration {original!r}")
+    total, pos = 0.0, 0
+    while pos < len(text):
+        match = _GO_PART.match(text, pos)
+        if match is None:
+            raise ValueError(f"invalid duration {original!r}: Go durations use ns, us, ms, s, m, h (not d)")
+        total += float(match.group(1)) * _GO_UNITS_S[match.group(2)]
+        pos = match.end()
+    return sign * total
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Seconds of a scenario duration: a number of seconds, or parts like ``1h30m``, ``2d``, ``90s``."""
+    if isinstance(text, bool):
+        raise ValueError(f"invalid duration {text!r}")
+    if isinstance(text, int | float):
+        if text < 0:
+            raise ValueError(f"negative duration {text!r}")
+        return float(text)
+    stripped = text.strip()
+    total, pos = 0.0, 0
+    if not stripped:
+        raise ValueError("empty duration")
+    while pos < len(stripped):
+        match = _SCENARIO_PART.match(stripped, pos)
+        if match is None:
+            raise ValueError(f"invalid duration {text!r}: use numbers with units ms, s, m, h, d (e.g. 1h30m)")
+        total += float(match.group(1)) * _SCENARIO_UNITS_S[match.group(2)]
+        pos = match.end()
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """``37800`` -> ``10h30m``; fractions of a second keep milliseconds."""
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
+    whole = int(seconds)
+    millis = round((seconds - whole) * 1000)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{v}{u}" for v, u in ((days, "d"), (hours, "h"), (minutes, "m")) if v]
+    if secs or millis or not parts:
+        parts.append(f"{secs}.{millis:03d}s" if millis else f"{secs}s")
+    return "".join(parts)

@@ -1,0 +1,1 @@
+"""The reference engine: Kratix's reconcile logic as observe -> decide (pure) -> act."""

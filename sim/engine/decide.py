@@ -1,0 +1,371 @@
+"""The reconcile decision (reference section 11), a pure function of an Observation.
+
+``decide`` reads the object, its Jobs and the configuration and returns the actions to take and when to
+come back; it changes nothing. Rule IDs mark each branch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sim.cluster.objects import (
+    BINDING_CLEANUP_FINALIZER,
+    CONFIGURE_COMPLETED,
+    DELETE_COMPLETED,
+    DELETE_WORKFLOWS_FINALIZER,
+    MANUAL_LABEL,
+    RECONCILE_RESOURCES_LABEL,
+    RECONCILED,
+    RESOURCE_CLEANUP_FINALIZER,
+    RUN_FROM_START_LABEL,
+    SUSPENDED_LABEL,
+    WORK_CLEANUP_FINALIZER,
+    WORKFLOWS_CLEANUP_FINALIZER,
+    Job,
+    KObject,
+    PipelinePhase,
+)
+from sim.model.promise import WorkflowAction, WorkflowType
+from sim.profiles import Profile
+
+PAUSED_REASON = "PausedReconciliation"
+FAILED_REASON = "ConfigureWorkflowFailed"
+
+
+# -- actions ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SetLabel:
+    label: str
+
+
+@dataclass(frozen=True)
+class RemoveLabel:
+    label: str
+
+
+@dataclass(frozen=True)
+class SetCondition:
+    type: str
+    status: str
+    reason: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class SetPhases:
+    phases: tuple[PipelinePhase, ...]
+
+
+@dataclass(frozen=True)
+class SetStatus:
+    message: str | None = None
+    workflows_succeeded: int | None = None
+    workflows_failed: int | None = None
+
+
+@dataclass(frozen=True)
+class CreateJob:
+    action: WorkflowAction
+    index: int
+
+
+@dataclass(frozen=True)
+class SuspendJob:
+    job: str
+
+
+@dataclass(frozen=True)
+class PruneJobs:
+    """W14: keep the newest ``numberOfJobsToKeep`` Jobs per pipeline."""
+
+
+@dataclass(frozen=True)
+class DeleteStaleWorks:
+    """Section 1: on completion, delete Works of pipelines no longer in the Promise."""
+
+
+@dataclass(frozen=True)
+class AddFinalizers:
+    finalizers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RemoveFinalizer:
+    finalizer: str
+
+
+@dataclass(frozen=True)
+class DeleteWorks:
+    """D5 work-cleanup."""
+
+
+@dataclass(frozen=True)
+class DeleteJobs:
+    """D5 workflows-cleanup."""
+
+
+@dataclass(frozen=True)
+class RecordEvent:
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """W12: every resource of the Promise re-runs from pipeline 0."""
+
+
+@dataclass(frozen=True)
+class MarkObserved:
+    """W12/W13: the Promise's configure workflow completed for this generation; resources may run."""
+
+    generation: int
+
+
+@dataclass(frozen=True)
+class DeleteResources:
+    """D6: delete every resource of the Promise."""
+
+
+Action = (
+    SetLabel | RemoveLabel | SetCondition | SetPhases | SetStatus | CreateJob | SuspendJob | PruneJobs
+    | DeleteStaleWorks | AddFinalizers | RemoveFinalizer | DeleteWorks | DeleteJobs | RecordEvent | FanOut
+    | MarkObserved | DeleteResources
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str  # a short name for the trace's ``reconcile`` event
+    actions: tuple[Action, ...] = ()
+    requeue_after_ms: int | None = None
+    error: str | None = None  # K2: requeue with per-item exponential back-off
+
+
+# -- observation --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Observation:
+    """What a reconcile reads. ``obj`` and ``jobs`` are read, never written."""
+
+    now_ms: int
+    obj: KObject
+    workflow: WorkflowType
+    configure: tuple[str, ...]  # pipeline names in order
+    delete: tuple[str, ...]
+    jobs: tuple[Job, ...]  # the object's Jobs, oldest first
+    hash: str  # current kratix.io/hash
+    profile: Profile
+    interval_ms: int
+    reconcile_after_failure: bool
+    paused: bool = False
+    gate_open: bool = True  # W13
+    resource_configure_running: bool = False  # D6 (Promise delete)
+    resources_remaining: int = 0  # D6
+    fanout_label: str = RUN_FROM_START_LABEL
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def finalizers_for(obs: Observation) -> tuple[str, ...]:
+    """D5/D6: finalizers in the order they are handled."""
+    head = (DELETE_WORKFLOWS_FINALIZER,) if obs.delete else ()
+    if obs.workflow == "promise":
+        return (*head, RESOURCE_CLEANUP_FINALIZER, WORK_CLEANUP_FINALIZER, WORKFLOWS_CLEANUP_FINALIZER)
+    return (*head, WORK_CLEANUP_FINALIZER, WORKFLOWS_CLEANUP_FINALIZER, BINDING_CLEANUP_FINALIZER)
+
+
+def _labels_to_clear(obj: KObject) -> tuple[Action, ...]:
+    return tuple(RemoveLabel(label) for label in (MANUAL_LABEL, RUN_FROM_START_LABEL) if label in obj.labels)
+
+
+def _phases_for_start(obs: Observation, index: int) -> SetPhases:
+    old = {p.name: p for p in obs.obj.phases}
+    phases = []
+    for i, name in enumerate(obs.configure):
+        if i < index:
+            phases.append(PipelinePhase(name, "Succeeded"))
+        elif i == index:
+            attempts = old[name].attempts if name in old and old[name].phase == "Suspended" else 0
+            phases.append(PipelinePhase(name, "Running", attempts=attempts))
+        else:
+            phases.append(PipelinePhase(name, "Pending"))
+    return SetPhases(tuple(phases))
+
+
+def _start(obs: Observation, index: int, outcome: str, *extra: Action) -> Decision:
+    """Create the configure Job for pipeline ``index`` with W8's status; clear the labels that asked."""
+    actions: list[Action] = [*extra, *_labels_to_clear(obs.obj), _phases_for_start(obs, index),
+                             SetStatus(message="Pending"),
+                             SetCondition(RECONCILED, "Unknown", "WorkflowPending", "Workflow pending"),
+                             SetCondition(CONFIGURE_COMPLETED, "False", "PipelinesInProgress",
+                                          "Pipelines are still in progress"),
+                             CreateJob("configure", index)]
+    return Decision(outcome, tuple(actions))
+
+
+def decide(obs: Observation) -> Decision:
+    obj = obs.obj
+    if obs.paused:
+        return Decision("paused", (SetCondition(RECONCILED, "Unknown", PAUSED_REASON, "Reconciliation paused"),))
+    if obj.deleting:
+        return decide_delete(obs)
+    missing = tuple(f for f in finalizers_for(obs) if f not in obj.finalizers)
+    if missing:
+        return Decision("add-finalizers", (AddFinalizers(missing),))
+    reconciled = obj.condition(RECONCILED)
+    if reconciled is not None and reconciled.reason == PAUSED_REASON:
+        # Unpause restarts from pipeline 0 (W5, C1)
+        return Decision("unpaused", (SetLabel(obs.fanout_label),
+                                     SetCondition(RECONCILED, "Unknown", "WorkflowPending", "Workflow pending")))
+    if not obs.gate_open:
+        return Decision("waiting-for-promise")  # W13
+    return decide_configure(obs)
+
+
+def decide_configure(obs: Observation) -> Decision:
+    obj, profile = obs.obj, obs.profile
+    manual = MANUAL_LABEL in obj.labels
+    run_from_start = RUN_FROM_START_LABEL in obj.labels
+    completed = obj.condition(CONFIGURE_COMPLETED)
+    # W9: the age test is strict (<= interval is not due).
+    if (completed is not None and not manual and not run_from_start
+            and obs.now_ms - completed.last_transition_ms > obs.interval_ms
+            and (completed.status == "True"
+                 or (obs.reconcile_after_failure and completed.reason == FAILED_REASON))):
+        return Decision("interval-elapsed", (SetLabel(MANUAL_LABEL),))
+    if not obs.configure:
+        return _done(obs)
+    jobs = [j for j in obs.jobs if j.action == "configure"]
+    newest = jobs[-1] if jobs else None
+    matches = (newest is not None and newest.hash == obs.hash and newest.pipeline_index < len(obs.configure)
+               and obs.configure[newest.pipeline_index] == newest.pipeline)
+    # C1: a pipeline asked to suspend or retry.
+    suspended_at = next((i for i, p in enumerate(obj.phases) if p.phase == "Suspended"), None)
+    if profile.workflow_control and suspended_at is not None and newest is not None and not newest.running:
+        clear = (RemoveLabel(SUSPENDED_LABEL),) if SUSPENDED_LABEL in obj.labels else ()
+        if manual or run_from_start or not matches:
+            return _start(obs, 0, "restart-suspended", *clear)
+        phase = obj.phases[suspended_at]
+        if phase.next_retry_ms is not None:
+            if obs.now_ms >= phase.next_retry_ms:
+                return _start(obs, suspended_at, "retry-suspended", *clear)
+            return Decision("suspended-retry-later", requeue_after_ms=phase.next_retry_ms - obs.now_ms)
+        if SUSPENDED_LABEL not in obj.labels:
+            return _start(obs, suspended_at, "resume-suspended")
+        return Decision("suspended")
+    last = len(obs.configure) - 1
+    if newest is None or manual or run_from_start or not matches:
+        index = 0
+    elif newest.state == "complete" and newest.pipeline_index < last:
+        index = newest.pipeline_index + 1
+    else:
+        index = newest.pipeline_index
+    if newest is not None and matches and newest.pipeline_index == index:
+        if newest.running:
+            if manual and not newest.suspend_requested:
+                return Decision("suspend-for-manual", (SuspendJob(newest.name),))  # W6
+            return Decision("wait-running")
+        if manual or run_from_start:
+            return _start(obs, 0, "rerun")  # W5/W6
+        if newest.state in ("failed", "suspended"):
+            return _halt(obs, newest)  # W4, J4
+        return _done(obs)  # W8
+    if newest is not None and newest.running:
+        if manual and not newest.suspend_requested:
+            return Decision("suspend-for-manual", (SuspendJob(newest.name),))  # W6
+        if not matches and profile.spec_change_suspends and not newest.suspend_requested:
+            return Decision("suspend-for-update", (SuspendJob(newest.name),))  # W7, kratix-2025
+        return Decision("wait-running")  # W7
+    return _start(obs, index, "next-pipeline" if index else "start")  # W1, W5
+
+
+def _halt(obs: Observation, job: Job) -> Decision:
+    """W4: mark the workflow failed; no new Job until a W5 trigger."""
+    phases = tuple(
+        PipelinePhase(name, "Succeeded" if i < job.pipeline_index else "Failed" if i == job.pipeline_index
+                      else "Pending")
+        for i, name in enumerate(obs.configure)
+    )
+    actions: tuple[Action, ...] = (
+        SetCondition(CONFIGURE_COMPLETED, "False", FAILED_REASON, f"A Configure Pipeline has failed: {job.pipeline}"),
+        SetCondition(RECONCILED, "False", FAILED_REASON, "Configure workflow failed"),
+        SetStatus(message="Failed", workflows_failed=1, workflows_succeeded=0),
+        SetPhases(phases),
+        RecordEvent("Warning", FAILED_REASON, f"A Configure Pipeline has failed: {job.pipeline}"),
+        PruneJobs(),
+    )
+    requeue = obs.interval_ms if obs.reconcile_after_failure else None
+    return Decision("halted", actions, requeue_after_ms=requeue)
+
+
+def _done(obs: Observation) -> Decision:
+    """W8/W9/W14: the workflow completed; prune, clean stale Works, requeue after the full interval."""
+    actions: list[Action] = [PruneJobs(), DeleteStaleWorks(),
+                             SetCondition(RECONCILED, "True", "Reconciled", "Reconciled"),
+                             SetStatus(message="Resource requested" if obs.workflow == "resource" else "Promise ready")]
+    if obs.workflow == "promise":
+        obj = obs.obj
+        if obj.observed_generation != obj.generation or RECONCILE_RESOURCES_LABEL in obj.labels:
+            if obj.observed_generation is not None:
+                actions.append(FanOut())  # W12
+            actions.append(MarkObserved(obj.generation))
+            if RECONCILE_RESOURCES_LABEL in obj.labels:
+                actions.append(RemoveLabel(RECONCILE_RESOURCES_LABEL))
+    return Decision("done", tuple(actions), requeue_after_ms=obs.interval_ms)
+
+
+def decide_delete(obs: Observation) -> Decision:
+    """D1-D6: finalizers one at a time, in order."""
+    obj = obs.obj
+    pending = [f for f in finalizers_for(obs) if f in obj.finalizers]
+    if not pending:
+        return Decision("deleted")
+    finalizer = pending[0]
+    if finalizer == DELETE_WORKFLOWS_FINALIZER:
+        return _delete_workflow(obs)
+    if finalizer == RESOURCE_CLEANUP_FINALIZER:
+        if obs.resources_remaining:
+            return Decision("deleting-resources", (DeleteResources(),),
+                            requeue_after_ms=round(obs.profile.timing.delete_poll_s * 1000))
+        return Decision("resources-deleted", (RemoveFinalizer(finalizer),))
+    if finalizer == WORK_CLEANUP_FINALIZER:
+        return Decision("work-cleanup", (DeleteWorks(), RemoveFinalizer(finalizer)))  # D5
+    if finalizer == WORKFLOWS_CLEANUP_FINALIZER:
+        return Decision("workflows-cleanup", (DeleteJobs(), RemoveFinalizer(finalizer)))  # D5
+    return Decision("binding-cleanup", (RemoveFinalizer(BINDING_CLEANUP_FINALIZER),))
+
+
+def _delete_workflow(obs: Observation) -> Decision:
+    obj, profile = obs.obj, obs.profile
+    poll_ms = round(profile.timing.delete_poll_s * 1000)
+    if not obs.delete:
+        return Decision("no-delete-pipeline", (RemoveFinalizer(DELETE_WORKFLOWS_FINALIZER),))
+    configure_running = any(j.running for j in obs.jobs if j.action == "configure")
+    if configure_running and profile.delete_waits_for_configure:
+        return Decision("delete-waits-for-configure")  # D2
+    if obs.resource_configure_running and profile.delete_waits_for_configure:
+        return Decision("delete-waits-for-resources", requeue_after_ms=poll_ms)  # D6
+    jobs = [j for j in obs.jobs if j.action == "delete"]
+    newest = jobs[-1] if jobs else None
+    manual = MANUAL_LABEL in obj.labels
+    if newest is not None and newest.running:
+        return Decision("delete-running", requeue_after_ms=poll_ms)  # K2
+    if newest is None or manual or newest.hash != obs.hash:
+        return Decision("start-delete", (*_labels_to_clear(obj),
+                                         SetCondition(DELETE_COMPLETED, "False", "DeleteWorkflowInProgress",
+                                                      "The Delete Pipeline is running"),
+                                         CreateJob("delete", 0)))  # D3, D4 recovery
+    if newest.state in ("failed", "suspended"):
+        return Decision("delete-failed", (
+            SetCondition(DELETE_COMPLETED, "False", "DeleteWorkflowFailed", "The Delete Pipeline has failed"),
+            RecordEvent("Warning", "DeleteWorkflowFailed", "The Delete Pipeline has failed"),
+        ), error="delete pipeline failed")  # D4
+    if newest.suspended_pipeline:
+        return Decision("delete-suspended", (
+            SetCondition(DELETE_COMPLETED, "False", "DeleteWorkflowSuspended", "The Delete Pipeline is suspended"),
+        ))
+    return Decision("delete-completed", (
+        SetCondition(DELETE_COMPLETED, "True", "PipelinesExecutedSuccessfully", "The Delete Pipeline completed"),
+        RemoveFinalizer(DELETE_WORKFLOWS_FINALIZER),
+    ))

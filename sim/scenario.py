@@ -1,0 +1,172 @@
+"""The Scenario model (format ``kratix-sim/v1alpha1``, documented in docs/scenarios.md).
+
+Frozen, ``extra="forbid"``: an unknown key is an error. Durations accept numbers of seconds or strings
+like ``90s``, ``5m``, ``1h30m``, ``2d``. The Promise may be a path (relative to the scenario file) or an
+inline Promise document.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+
+from sim.durations import parse_duration
+from sim.profiles import DEFAULT_PROFILE, PROFILES
+
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+SCENARIO_API_VERSION = "kratix-sim/v1alpha1"
+
+FaultKind = Literal[
+    "controller-restart",
+    "container-failure",
+    "delete-jobs",
+    "manual-reconcile",
+    "update-resource",
+    "update-promise",
+    "pause",
+    "unpause",
+    "delete-resource",
+    "delete-promise",
+    "create-resource",
+    "resume",
+    "reconcile-resources",
+]
+FAULT_KINDS: tuple[str, ...] = FaultKind.__args__  # type: ignore[attr-defined]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KratixConfig(_Strict):
+    """Mirrors the Kratix config; every key optional (absent = the profile's default)."""
+
+    profile: str = DEFAULT_PROFILE
+    reconciliationInterval: Seconds | None = None
+    reconcileAfterFailure: bool | None = None
+    defaultBackoffLimit: int | None = Field(default=None, ge=0)
+    numberOfJobsToKeep: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _known_profile(self) -> KratixConfig:
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}; accepted: {', '.join(sorted(PROFILES))}")
+        return self
+
+
+class ResourceSpec(_Strict):
+    name: str = Field(min_length=1)
+    namespace: str = "default"
+    spec: dict[str, Any] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+    at: Seconds = 0.0
+    count: int = Field(default=1, ge=1)  # >1: name-0, name-1, ... (fleets)
+
+    def names(self) -> list[str]:
+        return [self.name] if self.count == 1 else [f"{self.name}-{i}" for i in range(self.count)]
+
+
+class ContainerBehaviour(_Strict):
+    """What the modelled executor does for one container (issue 3, item 4)."""
+
+    duration: Seconds = 5.0
+    exitCodes: list[int] | None = Field(default=None, min_length=1)
+    failureProbability: float | None = Field(default=None, ge=0.0, le=1.0)
+    outputs: dict[str, Any] = Field(default_factory=dict)  # files it writes under /kratix/output
+    status: dict[str, Any] = Field(default_factory=dict)  # keys it writes to /kratix/metadata/status.yaml
+    workflowControl: dict[str, Any] | None = None  # /kratix/metadata/workflow-control.yaml (C1)
+    destinationSelectors: list[dict[str, Any]] | None = None
+
+    @model_validator(mode="after")
+    def _one_failure_model(self) -> ContainerBehaviour:
+        if self.exitCodes is not None and self.failureProbability is not None:
+            raise ValueError("give exitCodes or failureProbability, not both")
+        return self
+
+
+class Behaviour(_Strict):
+    default: ContainerBehaviour = ContainerBehaviour()
+    containers: dict[str, ContainerBehaviour] = Field(default_factory=dict)
+
+    def for_key(self, key: str) -> ContainerBehaviour:
+        return self.containers.get(key, self.default)
+
+
+class Fault(_Strict):
+    """One fault with its schedule: ``at``, ``every`` (from/until) or ``rate`` per hour (seeded)."""
+
+    kind: FaultKind
+    at: Seconds | None = None
+    every: Seconds | None = None
+    from_: Seconds = Field(default=0.0, alias="from")
+    until: Seconds | None = None
+    rate: float | None = Field(default=None, gt=0.0)
+    target: str | None = None
+    downtime: Seconds = 0.0
+    spec: dict[str, Any] | None = None
+    container: str | None = None  # container-failure: workflow/action/pipeline/container key
+    exitCode: int = 1
+    count: int = Field(default=1, ge=1)  # container-failure: how many executions fail
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> Fault:
+        given = [name for name, value in (("at", self.at), ("every", self.every), ("rate", self.rate))
+                 if value is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of at, every, rate")
+        if self.every is not None and self.every <= 0:
+            raise ValueError("every must be positive")
+        return self
+
+
+class Assertion(_Strict):
+    by: Seconds
+    target: str
+    condition: str
+    status: str
+
+
+class Expect(_Strict):
+    rules: Literal["all"] | list[str] = "all"
+    assertions: list[Assertion] = Field(default_factory=list)
+
+
+class ScenarioSpec(_Strict):
+    seed: int = 7
+    duration: Seconds = 36000.0
+    kratix: KratixConfig = KratixConfig()
+    promise: str | dict[str, Any]
+    resources: list[ResourceSpec] = Field(default_factory=list)
+    behaviour: Behaviour = Behaviour()
+    faults: list[Fault] = Field(default_factory=list)
+    expect: Expect = Expect()
+
+
+class Metadata(_Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+
+
+class Scenario(_Strict):
+    apiVersion: Literal["kratix-sim/v1alpha1"] = "kratix-sim/v1alpha1"
+    kind: Literal["Scenario"] = "Scenario"
+    metadata: Metadata
+    spec: ScenarioSpec
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def base_dir(self) -> Path | None:
+        """The folder a ``promise:`` path is relative to (the scenario file's folder)."""
+        return self._base_dir
+
+    def with_base_dir(self, base: Path) -> Scenario:
+        self._base_dir = base
+        return self

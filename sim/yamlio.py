@@ -1,0 +1,215 @@
+"""Safe YAML reading with a source map, and atomic writes.
+
+Only PyYAML's safe loader resolves tags, so ``!!python/object`` and friends are errors, never code.
+Every value remembers the line it came from: ``SourceMap`` maps a path tuple (keys and list indices)
+to a 1-based line. Limits guard against hostile input: file size, alias expansion (billion laughs),
+nesting depth. Each limit has an option to raise it (``Limits``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from sim.errors import InputError, Location
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Input limits; every command that reads YAML accepts overrides."""
+
+    max_bytes: int = 10 * 1024 * 1024
+    max_nodes: int = 1_000_000
+    max_depth: int = 200
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def format_path(path: PathKey) -> str:
+    """``("spec", "workflows", "resource", "delete", 1)`` -> ``spec.workflows.resource.delete[1]``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + part
+    return text
+
+
+@dataclass
+class SourceMap:
+    """Lines of every mapping key, list item and scalar of one YAML document."""
+
+    file: str
+    lines: dict[PathKey, int] = field(default_factory=dict)
+
+    def line(self, path: PathKey) -> int | None:
+        """The line of ``path``, or of its nearest ancestor that has one."""
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return None
+            path = path[:-1]
+
+    def at(self, path: PathKey) -> Location:
+        return Location(self.file, format_path(path), self.line(path))
+
+
+@dataclass
+class YamlDocument:
+    """One YAML document of a file: its data, its index in the file and where each value came from."""
+
+    data: Any
+    index: int
+    source: SourceMap
+
+
+_PLAIN_COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader; node construction is ours, so we can count nodes and record lines."""
+
+
+class _Builder:
+    def __init__(self, loader: _Loader, source: SourceMap, limits: Limits) -> None:
+        self.loader = loader
+        self.source = source
+        self.limits = limits
+        self.visited = 0
+
+    def build(self, node: Node, path: PathKey, depth: int) -> Any:
+        self.visited += 1
+        if self.visited > self.limits.max_nodes:
+            raise InputError(
+                f"document expands to more than {self.limits.max_nodes} YAML nodes (alias bomb?); "
+                "raise the limit with --max-yaml-nodes",
+                Location(self.source.file, format_path(path), node.start_mark.line + 1),
+            )
+        if depth > self.limits.max_depth:
+            raise InputError(
+                f"nesting deeper than {self.limits.max_depth} levels; raise the limit with --max-yaml-depth",
+                Location(self.source.file, format_path(path), node.start_mark.line + 1),
+            )
+        self.source.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, MappingNode | SequenceNode) and node.tag not in _PLAIN_COLLECTION_TAGS:
+            # The safe loader would refuse these; our own construction must too (never drop a tag silently).
+            raise InputError(
+                f"unsupported YAML tag {node.tag!r} (only plain YAML is read)",
+                Location(self.source.file, format_path(path), node.start_mark.line + 1),
+            )
+        if isinstance(node, MappingNode):
+            self.loader.flatten_mapping(node)  # YAML merge keys (<<)
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.build(key_node, path, depth + 1)
+                if isinstance(key, list | dict):
+                    raise InputError(
+                        "a mapping key must be a scalar", Location(self.source.file, format_path(path),
+                                                                   key_node.start_mark.line + 1)
+                    )
+                child = (*path, str(key))
+                if key in result:
+                    raise InputError(
+                        f"duplicate key {key!r}",
+                        Location(self.source.file, format_path(child), key_node.start_mark.line + 1),
+                    )
+                self.source.lines[child] = key_node.start_mark.line + 1
+                result[key] = self.build(value_node, child, depth + 1)
+            return result
+        if isinstance(node, SequenceNode):
+            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        assert isinstance(node, ScalarNode)
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as exc:
+            raise InputError(
+                f"unsupported YAML tag {node.tag!r} (only plain YAML is read)",
+                Location(self.source.file, format_path(path), node.start_mark.line + 1),
+            ) from exc
+
+
+def read_text(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
+    """Read a UTF-8 text file, refusing directories, binaries and files over the size limit."""
+    name = str(path)
+    if not path.exists():
+        raise InputError("no such file", Location(name))
+    if path.is_dir():
+        raise InputError("is a directory, not a file", Location(name))
+    try:
+        size = path.stat().st_size
+        if size > limits.max_bytes:
+            raise InputError(
+                f"file is {size} bytes, over the {limits.max_bytes}-byte limit; "
+                "raise it with --max-file-bytes",
+                Location(name),
+            )
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror}", Location(name)) from exc
+    if b"\x00" in raw:
+        raise InputError("binary file (contains NUL bytes), not YAML", Location(name))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start})", Location(name)) from exc
+
+
+def parse_documents(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> Iterator[YamlDocument]:
+    """Yield each non-empty document of a YAML stream with its source map."""
+    if len(text.encode("utf-8", "surrogatepass")) > limits.max_bytes:
+        raise InputError(f"text is over the {limits.max_bytes}-byte limit", Location(file))
+    loader = _Loader(text)
+    index = 0
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            source = SourceMap(file)
+            data = _Builder(loader, source, limits).build(node, (), 0)
+            if data is not None:
+                yield YamlDocument(data, index, source)
+            index += 1
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise InputError(f"YAML syntax error: {problem}", Location(file, line=line)) from exc
+    except yaml.YAMLError as exc:
+        raise InputError(f"YAML error: {exc}", Location(file)) from exc
+    except RecursionError as exc:
+        raise InputError("YAML nested too deeply to read", Location(file)) from exc
+    finally:
+        loader.dispose()
+
+
+def load_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[YamlDocument]:
+    """All documents of one YAML file; an error names the file and line."""
+    return list(parse_documents(read_text(path, limits), str(path), limits))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
