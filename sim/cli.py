@@ -10,17 +10,21 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from sim import __version__
 from sim.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, InputError
+
+if TYPE_CHECKING:
+    from sim.yamlio import Limits
 
 Handler = Callable[[argparse.Namespace], int]
 
 
 def _commands() -> list[tuple[str, Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]]:
-    from sim import validation
+    from sim import run_command, validation
 
-    return [("validate", validation.add_parser)]
+    return [("validate", validation.add_parser), ("run", run_command.add_parser)]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +47,12 @@ def add_limit_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-file-bytes", type=int, default=DEFAULT_LIMITS.max_bytes, metavar="N")
     group.add_argument("--max-yaml-nodes", type=int, default=DEFAULT_LIMITS.max_nodes, metavar="N")
     group.add_argument("--max-yaml-depth", type=int, default=DEFAULT_LIMITS.max_depth, metavar="N")
+
+
+def limits_from(args: argparse.Namespace) -> Limits:
+    from sim.yamlio import Limits
+
+    return Limits(max_bytes=args.max_file_bytes, max_nodes=args.max_yaml_nodes, max_depth=args.max_yaml_depth)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

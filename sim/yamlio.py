@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -202,11 +203,25 @@ def load_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[YamlDocument]
 
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    with atomic_writer(path) as handle:
+        assert handle is not None
+        handle.write(text)
+
+
+@contextmanager
+def atomic_writer(path: Path | None) -> Iterator[IO[str] | None]:
+    """A text handle whose content replaces ``path`` only if the block ends without an exception.
+
+    ``None`` gives ``None`` (nothing to write). A failed or interrupted write leaves the old file as it was.
+    """
+    if path is None:
+        yield None
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -1,0 +1,60 @@
+"""``kratix-sim run SCENARIO``: simulate a scenario file and show what happened."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sim.durations import parse_duration
+from sim.errors import EXIT_OK, InputError
+from sim.progress import progress_for
+from sim.scenario_loader import load_scenario
+from sim.simulation import Simulation
+from sim.summary import RunSummary
+from sim.trace import JsonlSink
+from sim.yamlio import Limits, atomic_writer
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from sim.cli import add_limit_options, limits_from
+
+    parser = sub.add_parser("run", help="simulate a scenario and summarise what happened",
+                            description="Simulate a scenario file and print a summary per object, a timeline "
+                                        "and metrics.")
+    parser.add_argument("scenario", type=Path, help="a scenario file (kind: Scenario)")
+    parser.add_argument("--seed", type=int, help="override the scenario's seed")
+    parser.add_argument("--duration", help="override the simulated horizon (e.g. 30h, 2d)")
+    parser.add_argument("--trace", type=Path, help="write the JSONL trace to this file")
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+    add_limit_options(parser)
+
+    def handler(args: argparse.Namespace) -> int:
+        return run_scenario(args, limits_from(args))
+
+    parser.set_defaults(handler=handler)
+
+
+def run_scenario(args: argparse.Namespace, limits: Limits) -> int:
+    scenario, promise = load_scenario(args.scenario, limits)
+    duration = None
+    if args.duration is not None:
+        try:
+            duration = parse_duration(args.duration)
+        except ValueError as exc:
+            raise InputError(f"--duration: {exc}") from exc
+    simulation = Simulation(scenario, seed=args.seed, promise=promise, sinks=[])
+    summary = RunSummary()
+    simulation.recorder.sinks.append(summary)
+    horizon = scenario.spec.duration if duration is None else duration
+    with atomic_writer(args.trace) as handle, progress_for(horizon, f"simulating {scenario.name}") as progress:
+        if handle is not None:
+            simulation.recorder.sinks.append(JsonlSink(handle, simulation.header))
+        simulation.run(horizon, progress=progress)
+    if args.format == "json":
+        print(json.dumps(summary.to_json(simulation.header), indent=2))
+    else:
+        print(summary.render_text(simulation.header, horizon))
+    sys.stdout.flush()
+    return EXIT_OK
