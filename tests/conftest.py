@@ -1,0 +1,33 @@
+"""Shared fixtures: the read-only material at ``../shared`` beside the repository (never copied in)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DIR = REPO_ROOT.parent / "shared"
+
+
+def _require(path: Path) -> Path:
+    """``path`` if it exists; otherwise skip, or fail under CI=true (CI must never skip the corpus)."""
+    if path.is_dir():
+        return path
+    reason = f"{path} is absent (the shared corpus sits at ../shared beside the repository)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}; CI=true, so this cannot be skipped")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared`` relative to the repository root."""
+    return _require(SHARED_DIR)
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(shared_dir: Path) -> Path:
+    """``../shared/promises``: the real Promise corpus, read in place."""
+    return _require(shared_dir / "promises")

@@ -1,0 +1,207 @@
+"""Hostile and broken input through the real CLI (``python -m sim validate``): exit 2, one line on stderr
+naming the file, never a traceback; judged input exits 0 or 1; the YAML reader is the safe one."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+INVALID = Path(__file__).resolve().parent / "invalid_promises"
+
+
+def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sim", "validate", *map(str, args)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def assert_bad_input(result: subprocess.CompletedProcess[str], file: Path, *words: str) -> None:
+    """Exit 2, exactly one stderr line naming the file, no traceback anywhere."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(file) in lines[0]
+    for word in words:
+        assert word in lines[0]
+
+
+def _text(name: str, text: str) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        path = tmp / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return make
+
+
+def _bytes(name: str, data: bytes) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        path = tmp / name
+        path.write_bytes(data)
+        return path
+
+    return make
+
+
+def _alias_bomb() -> str:
+    """Billion laughs: nine levels of nine aliases, 9**9 strings once expanded."""
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, 9):
+        refs = ", ".join([f"*a{level - 1}"] * 9)
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+def _huge(tmp: Path) -> Path:
+    """50 MB: over the default 10 MB limit."""
+    path = tmp / "huge.yaml"
+    line = b"# " + b"x" * 1021 + b"\n"
+    with path.open("wb") as handle:
+        for _ in range(50 * 1024):
+            handle.write(line)
+    return path
+
+
+def _directory(tmp: Path) -> Path:
+    path = tmp / "promises.yaml"
+    path.mkdir()
+    return path
+
+
+def _missing(tmp: Path) -> Path:
+    return tmp / "does-not-exist.yaml"
+
+
+CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
+    "empty file": (_text("empty.yaml", ""), ("no Promise",)),
+    "not YAML": (_text("notes.yaml", "kind: Promise\nspec: [unclosed\n  - {a: b\n"), ("YAML syntax error",)),
+    "binary": (_bytes("image.yaml", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))), ("binary",)),
+    "not UTF-8": (_bytes("latin1.yaml", "kind: Promise\nmetadata: {name: caf\xe9}\n".encode("latin-1")), ("UTF-8",)),
+    "alias bomb": (_text("bomb.yaml", _alias_bomb()), ("--max-yaml-nodes",)),
+    "deep nesting": (_text("deep.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n"), ()),
+    "50 MB": (_huge, ("--max-file-bytes",)),
+    "directory": (_directory, ("directory",)),
+    "missing file": (_missing, ("no such file",)),
+    "not a Promise": (
+        _text("configmap.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata: {a: b}\n"),
+        ("no Promise", "ConfigMap"),
+    ),
+    "a bare scalar": (_text("scalar.yaml", "just some words\n"), ("no Promise",)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_unjudgeable_input_exits_2_with_one_line(tmp_path: Path, case: str) -> None:
+    make, words = CASES[case]
+    path = make(tmp_path)
+    assert_bad_input(run_cli(path), path, *words)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '!!python/object/apply:os.system ["touch {marker}"]\n',
+        "apiVersion: platform.kratix.io/v1alpha1\nkind: Promise\nmetadata:\n"
+        '  name: !!python/object/apply:os.system ["touch {marker}"]\n',
+        "apiVersion: platform.kratix.io/v1alpha1\nkind: Promise\nmetadata:\n"
+        "  name: x\nspec: !!python/object/apply:os.system {{args: [touch {marker}]}}\n",
+    ],
+    ids=["document", "scalar", "mapping"],
+)
+def test_python_tags_are_refused_never_run(tmp_path: Path, text: str) -> None:
+    """``!!python/object/apply`` is an unsupported tag (exit 2); the command never runs."""
+    marker = tmp_path / "pwned"
+    path = tmp_path / "tagged.yaml"
+    path.write_text(text.format(marker=marker), encoding="utf-8")
+    assert_bad_input(run_cli(path), path, "unsupported YAML tag")
+    assert not marker.exists()
+
+
+def test_invalid_restart_policy_is_one_line_with_file_and_line() -> None:
+    """A type error in a Promise (restartPolicy: Always) names file, line and path."""
+    path = INVALID / "restart-policy-always.yaml"
+    result = run_cli(path)
+    assert_bad_input(result, path, f"{path}:15:", "restartPolicy", "'OnFailure' or 'Never'")
+
+
+def test_limits_are_passed_to_the_reader() -> None:
+    """--max-file-bytes and --max-yaml-nodes reach the loader (a valid file becomes too big)."""
+    path = INVALID / "valid.yaml"
+    assert_bad_input(run_cli(path, "--max-file-bytes", "100"), path, "100-byte limit")
+    assert_bad_input(run_cli(path, "--max-yaml-nodes", "10"), path, "10 YAML nodes")
+
+
+def test_valid_promise_exits_0() -> None:
+    result = run_cli(INVALID / "valid.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr == ""
+    assert result.stdout == "0 errors, 0 warnings in 1 file\n"
+
+
+def test_warnings_only_exit_0() -> None:
+    """V10 warnings do not fail the run."""
+    result = run_cli(INVALID / "v10-required-promises.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == "0 errors, 2 warnings in 1 file"
+
+
+def test_error_finding_exits_1_with_text_lines() -> None:
+    path = INVALID / "v7-multiple-delete-pipelines.yaml"
+    result = run_cli(path)
+    assert result.returncode == 1
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"{path}:17: error V7 spec.workflows.resource.delete[1]: ")
+    assert lines[-1] == "1 error, 0 warnings in 1 file"
+
+
+def test_json_format() -> None:
+    """``--format json``: exactly {"findings": [...], "files": [...]}, findings with the six keys."""
+    files = [INVALID / "v5-reconciliation-interval.yaml", INVALID / "v10-required-promises.yaml"]
+    result = run_cli(*files, "--format", "json")
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    assert set(document) == {"findings", "files"}
+    assert document["files"] == [str(path) for path in files]
+    # sorted by file ("v10-..." before "v5-..."), then line
+    assert [(f["rule"], f["severity"], f["line"]) for f in document["findings"]] == [
+        ("V10", "warning", 11), ("V10", "warning", 13), ("V5", "error", 7), ("V5", "error", 11),
+    ]
+    for finding in document["findings"]:
+        assert set(finding) == {"rule", "severity", "file", "path", "line", "message"}
+
+
+def test_json_format_of_a_clean_file() -> None:
+    result = run_cli(INVALID / "valid.yaml", "--format", "json")
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == {"findings": [], "files": [str(INVALID / "valid.yaml")]}
+
+
+_UNSAFE_YAML = re.compile(
+    r"\byaml\.(load|load_all|unsafe_load|unsafe_load_all|full_load|full_load_all)\s*\("
+    r"|\b(FullLoader|UnsafeLoader)\b"
+    r"|\byaml\.Loader\b"
+    r"|from\s+yaml\s+import\s+[^\n]*\b(load|unsafe_load|full_load|Loader|FullLoader|UnsafeLoader)\b"
+)
+
+
+def test_only_the_safe_yaml_loader_is_used() -> None:
+    """No module of sim/ calls yaml.load / unsafe_load or uses FullLoader / UnsafeLoader."""
+    sources = sorted((REPO_ROOT / "sim").rglob("*.py"))
+    assert sources
+    offenders = [
+        f"{path.relative_to(REPO_ROOT)}:{number}: {line.strip()}"
+        for path in sources
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if _UNSAFE_YAML.search(line)
+    ]
+    assert offenders == []
