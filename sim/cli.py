@@ -22,9 +22,17 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _commands() -> list[tuple[str, Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]]:
-    from sim import run_command, validation
+    from conformance import check_command, explore_command, rules_command
+    from sim import run_command, schema_command, validation
 
-    return [("validate", validation.add_parser), ("run", run_command.add_parser)]
+    return [
+        ("validate", validation.add_parser),
+        ("run", run_command.add_parser),
+        ("check", check_command.add_parser),
+        ("explore", explore_command.add_parser),
+        ("rules", rules_command.add_parser),
+        ("schema", schema_command.add_parser),
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:

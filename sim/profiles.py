@@ -29,6 +29,7 @@ class Timing:
     delete_poll_s: float = 15.0  # K2: a running delete Job is polled every 15 s
     error_backoff_base_s: float = 0.005  # K2: controller-runtime per-item exponential back-off
     error_backoff_cap_s: float = 1000.0
+    status_write_s: float = 0.1  # W9: a status write returns before the reconcile's RequeueAfter is registered
 
 
 @dataclass(frozen=True)

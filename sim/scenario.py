@@ -10,12 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, WithJsonSchema, model_validator
 
 from sim.durations import parse_duration
 from sim.profiles import DEFAULT_PROFILE, PROFILES
 
-Seconds = Annotated[float, BeforeValidator(parse_duration)]
+DURATION_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0},
+                             {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?(ms|s|m|h|d))+\s*$"}]}
+Seconds = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(DURATION_SCHEMA)]
 SCENARIO_API_VERSION = "kratix-sim/v1alpha1"
 
 FaultKind = Literal[

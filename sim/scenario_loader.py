@@ -6,17 +6,18 @@ Promise (``workflow/action/pipeline/container``), fault targets must exist, time
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
 from sim.errors import InputError, Location
 from sim.model.promise import WORKFLOW_ACTIONS, WORKFLOW_TYPES, Promise
 from sim.scenario import Scenario
-from sim.yamlio import DEFAULT_LIMITS, Limits, PathKey, SourceMap, YamlDocument, load_file
+from sim.yamlio import DEFAULT_LIMITS, Limits, PathKey, SourceMap, YamlDocument, format_path, load_file
 
 
 def _inner_model(annotation: Any, step: str | int) -> Any:
@@ -61,6 +62,20 @@ def _accepted_keys(model: type[BaseModel]) -> str:
     return ", ".join(field.alias or name for name, field in model.model_fields.items())
 
 
+def _literal_values(path: PathKey) -> list[str] | None:
+    """The values a ``Literal`` field at ``path`` accepts (e.g. the fault kinds), or None."""
+    annotation: Any = Scenario
+    for step in path:
+        annotation = _inner_model(annotation, step)
+        if annotation is None:
+            return None
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) is Literal:
+        return [str(value) for value in typing.get_args(annotation)]
+    return None
+
+
 def _explain(exc: ValidationError, source: SourceMap) -> InputError:
     error = exc.errors()[0]
     path: PathKey = tuple(p for p in error["loc"] if isinstance(p, str | int))
@@ -71,9 +86,101 @@ def _explain(exc: ValidationError, source: SourceMap) -> InputError:
         message = f"unknown key {path[-1]!r}{accepted}"
     elif error["type"] == "missing":
         message = f"missing required key {path[-1]!r}"
+    elif error["type"] == "literal_error" and path and (values := _literal_values(path)) is not None:
+        what = "fault kind" if path[-1] == "kind" and "faults" in path else f"value for {path[-1]}"
+        message = f"unknown {what} {error.get('input')!r}; accepted: {', '.join(values)}"
     elif message.startswith("Value error, "):
         message = message[len("Value error, "):]
+        value = error.get("input")
+        if message.startswith("invalid duration") and isinstance(value, str) and value.strip().startswith("-"):
+            message = f"negative duration {value!r}: times and durations must be 0 or more"
     return InputError(message, source.at(path))
+
+
+_YAML_KEY = re.compile(r"^(?P<indent> *)(?P<dash>-[ ]+)?(?P<key>[^\s#:{}\[\],'\"-][^#:{}\[\],]*?|\"[^\"]*\"|'[^']*')"
+                       r"[ \t]*:(?:[ \t]|$)")
+
+
+def _item_index(lines: list[str], row: int, indent: int) -> int:
+    """How many ``-`` items at ``indent`` come before the one on ``row`` in the same sequence."""
+    count = 0
+    for above in range(row - 1, -1, -1):
+        text = lines[above]
+        stripped = text.lstrip(" ")
+        if not stripped or stripped.startswith("#"):
+            continue
+        column = len(text) - len(stripped)
+        if column < indent:
+            break
+        if column == indent:
+            if not stripped.startswith("-"):
+                break
+            count += 1
+    return count
+
+
+def key_path_at(text: str, line: int) -> PathKey:
+    """The mapping keys (and list indices) leading to ``line`` (1-based) of a block-style YAML text.
+
+    Read from indentation alone, for where the YAML parser gave up (a syntax error) and there is no parsed
+    document to ask; the result names the key the broken line belongs to, e.g. ``spec.resources[0].name``.
+    """
+    lines = text.splitlines()
+    if not 1 <= line <= len(lines):
+        return ()
+    parts: list[str | int] = []
+    first = lines[line - 1]
+    column = len(first) - len(first.lstrip(" "))  # where the current node starts
+    in_item = False  # the current node is a sequence item (its key may sit at the dash's column)
+    for row in range(line - 1, -1, -1):
+        match = _YAML_KEY.match(lines[row])
+        if match is None:
+            if row == line - 1 and first.lstrip(" ").startswith("- "):
+                parts.append(_item_index(lines, row, column))
+                in_item = True
+            continue
+        indent = len(match["indent"])
+        key = match["key"].strip("'\"")
+        if match["dash"] is None:
+            if row == line - 1 or indent < column or (in_item and indent <= column):
+                parts.append(key)
+                column, in_item = indent, False
+        else:
+            key_column = indent + len(match["dash"])
+            if row == line - 1 or column > key_column:
+                parts.extend([key, _item_index(lines, row, indent)])
+            elif column > indent:
+                parts.append(_item_index(lines, row, indent))
+            else:
+                continue
+            column, in_item = indent, True
+        if column == 0 and not in_item:
+            break
+    return tuple(reversed(parts))
+
+
+def _locate_syntax_error(exc: InputError, path: Path) -> InputError:
+    """A YAML syntax error from the reader, with the key of the broken line added to its location."""
+    location = exc.location
+    if location is None or location.line is None or location.path or not exc.message.startswith("YAML syntax"):
+        return exc
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return exc
+    key = key_path_at(text, location.line)
+    if not key:
+        return exc
+    return InputError(exc.message, Location(location.file, format_path(key), location.line))
+
+
+def _not_a_scenario(path: Path, documents: list[YamlDocument]) -> InputError:
+    """Name the ``kind`` a non-Scenario file has, at its line."""
+    for doc in documents:
+        if isinstance(doc.data, dict) and "kind" in doc.data:
+            return InputError(f"not a Scenario file: kind is {doc.data['kind']!r}; expected kind: Scenario "
+                              f"(apiVersion: kratix-sim/v1alpha1)", doc.source.at(("kind",)))
+    return InputError("not a Scenario file (no document with `kind: Scenario`)", Location(str(path)))
 
 
 def scenario_documents(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[YamlDocument]:
@@ -83,9 +190,13 @@ def scenario_documents(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[Yaml
 
 def load_scenario(path: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Scenario, Promise]:
     """Read, validate and resolve one scenario file: the Scenario and its Promise."""
-    documents = scenario_documents(path, limits)
+    try:
+        all_documents = load_file(path, limits)
+    except InputError as exc:
+        raise _locate_syntax_error(exc, path) from exc
+    documents = [doc for doc in all_documents if isinstance(doc.data, dict) and doc.data.get("kind") == "Scenario"]
     if not documents:
-        raise InputError("not a Scenario file (no document with `kind: Scenario`)", Location(str(path)))
+        raise _not_a_scenario(path, all_documents)
     if len(documents) > 1:
         raise InputError(f"{len(documents)} Scenarios in one file; expected one", Location(str(path)))
     doc = documents[0]
@@ -93,12 +204,12 @@ def load_scenario(path: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Scenario
         scenario = Scenario.model_validate(doc.data).with_base_dir(path.parent)
     except ValidationError as exc:
         raise _explain(exc, doc.source) from exc
-    promise = _resolve_promise(scenario, doc.source)
+    promise = resolve_scenario_promise(scenario, doc.source)
     check_against_promise(scenario, promise, doc.source)
     return scenario, promise
 
 
-def _resolve_promise(scenario: Scenario, source: SourceMap) -> Promise:
+def resolve_scenario_promise(scenario: Scenario, source: SourceMap) -> Promise:
     from sim.simulation import resolve_promise
 
     spec_promise = scenario.spec.promise

@@ -76,12 +76,18 @@ def resolve_promise(scenario: Scenario) -> Promise:
 
 
 class Simulation:
+    """One run of a scenario. ``controller_class`` and ``runner_class`` are seams for deliberately wrong
+    engines (conformance mutants); the reference engine uses them as they are."""
+
+    controller_class: type[Controller] = Controller
+    runner_class: type[JobRunner] = JobRunner
+
     def __init__(self, scenario: Scenario, seed: int | None = None, promise: Promise | None = None,
                  executor: Executor | None = None, sinks: list[Sink] | None = None) -> None:
         self.scenario = scenario
         self.seed = scenario.spec.seed if seed is None else seed
         config = scenario.spec.kratix
-        self.profile: Profile = get_profile(config.profile)
+        self.profile: Profile = self.load_profile(config.profile)
         self.env = simpy.Environment()
         self.rng = Rng(self.seed)
         self.promise = promise if promise is not None else resolve_promise(scenario)
@@ -108,10 +114,13 @@ class Simulation:
         self.cluster = Cluster(self.recorder, self.now_ms)
         self.modelled = ModelledExecutor(scenario.spec.behaviour, self.rng.stream("executor"))
         self.job_pipelines: dict[str, Pipeline] = {}
-        self.runner = JobRunner(self.env, self.cluster, self.profile, executor or self.modelled, self.rng,
+        self.runner = self.runner_class(self.env, self.cluster, self.profile, executor or self.modelled, self.rng,
                                 lambda job: self.job_pipelines.get(job.name),
                                 lambda obj: obj.promise_name)
-        self.controller = Controller(self)
+        self.controller = self.controller_class(self)
+
+    def load_profile(self, name: str) -> Profile:
+        return get_profile(name)
 
     # -- clock ---------------------------------------------------------------------------------------
     def now_ms(self) -> int:
@@ -308,15 +317,25 @@ class Simulation:
         for name in resource.names():
             self.create_resource(name, resource.namespace, resource.spec, resource.labels)
 
-    def run(self, duration_s: float | None = None) -> Trace:
-        horizon_ms = round((self.scenario.spec.duration if duration_s is None else duration_s) * 1000)
+    def run(self, duration_s: float | None = None, progress: Callable[[float], None] | None = None,
+            heal_s: float = 0.0) -> Trace:
+        """Simulate up to the horizon (inclusive), then ``heal_s`` more with no faults (a heal period);
+        ``progress`` hears the simulated seconds reached."""
+        faults_until_ms = round((self.scenario.spec.duration if duration_s is None else duration_s) * 1000)
+        horizon_ms = faults_until_ms + round(heal_s * 1000)
         self.controller.start(initial=True)
         self.create_promise()
         for resource in self.scenario.spec.resources:
             self.env.process(self._arrive(resource))
         for index, fault in enumerate(self.scenario.spec.faults):
-            self.env.process(schedule(self, fault, index, horizon_ms))
-        self.env.run(until=horizon_ms + 1)
+            self.env.process(schedule(self, fault, index, faults_until_ms))
+        if progress is None:
+            self.env.run(until=horizon_ms + 1)
+        else:
+            step = max(1, horizon_ms // 200)
+            for until in range(step, horizon_ms + step, step):
+                self.env.run(until=min(until, horizon_ms) + 1)
+                progress(min(until, horizon_ms) / 1000)
         return Trace(self.header, self.events)
 
 

@@ -30,7 +30,7 @@ import difflib
 import json
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -527,17 +527,20 @@ def check_required_promises(loaded: LoadedPromise, available: dict[str, set[str 
 
 # --- the whole set -------------------------------------------------------------------------------------
 
-_SINGLE_PROMISE_CHECKS = (
-    check_unique_pipeline_names,
-    check_pipeline_id,
-    check_pipeline_fields,
-    check_container_names,
-    check_reconciliation_interval,
-    check_pipeline_labels,
-    check_single_delete_pipeline,
-    check_legacy_shape,
-    check_api_scope,
-)
+# Rule -> the check that implements it (``kratix-sim rules`` shows this coverage). V10 looks across files.
+RULE_CHECKS: dict[str, Callable[..., list[Finding]]] = {
+    "V1": check_unique_pipeline_names,
+    "V2": check_pipeline_id,
+    "V3": check_pipeline_fields,
+    "V4": check_container_names,
+    "V5": check_reconciliation_interval,
+    "V6": check_pipeline_labels,
+    "V7": check_single_delete_pipeline,
+    "V8": check_legacy_shape,
+    "V9": check_api_scope,
+    "V10": check_required_promises,
+}
+_SINGLE_PROMISE_CHECKS = tuple(check for rule, check in RULE_CHECKS.items() if rule != "V10")
 
 
 def validate(promises: list[LoadedPromise]) -> list[Finding]:

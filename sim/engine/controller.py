@@ -37,6 +37,9 @@ class Controller:
         self.workers: dict[str, simpy.Process] = {}
         self.running = False
         self.blocked: dict[str, set[str]] = {}  # Promise name -> resources waiting for it (W13)
+        # W13: after a (re)start a Promise's resource controller runs only once the Promise's reconcile has found
+        # its configure workflow completed (Kratix starts the dynamic controller from there; it is in memory).
+        self.gated: set[str] = set()
         self.cluster.watchers.append(self.on_change)
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -58,6 +61,7 @@ class Controller:
         self.running = True
         self.cluster.emit("controller_started")
         objects = sorted(self.cluster.objects.values(), key=lambda o: (o.kind != "promise", o.key))
+        self.gated = {o.promise_name for o in objects if o.kind == "promise"}  # W13
         if self.sim.profile.restart_reruns_configure and not initial:
             for obj in objects:
                 if obj.kind == "resource" and not obj.deleting:
@@ -102,11 +106,15 @@ class Controller:
             queue.forget(key)
             return 0
         obs = self.observe(obj)
-        decision = d.decide(obs)
+        decision = self.decide(obs)
         self.cluster.emit("reconcile", object=key, workflow=obj.kind, reason=decision.outcome)
         hold = self.act(obj, decision)
         if decision.outcome == "waiting-for-promise":
             self.blocked.setdefault(obj.promise_name, set()).add(key)
+        if obj.kind == "promise" and decision.outcome == "done" and obj.promise_name in self.gated:
+            self.gated.discard(obj.promise_name)  # W13: the Promise's configure workflow has completed
+            for blocked in sorted(self.blocked.pop(obj.promise_name, set())):
+                self.on_change(blocked)
         if decision.error is not None:
             queue.add_rate_limited(key)
         else:
@@ -114,6 +122,10 @@ class Controller:
             if decision.requeue_after_ms is not None:
                 queue.add_after(key, decision.requeue_after_ms)
         return hold
+
+    def decide(self, obs: d.Observation) -> d.Decision:
+        """The pure decision; a seam for deliberately wrong engines (conformance mutants)."""
+        return d.decide(obs)
 
     def observe(self, obj: KObject) -> d.Observation:
         sim = self.sim
@@ -123,7 +135,8 @@ class Controller:
         resource_running = False
         remaining = 0
         if obj.kind == "resource":
-            gate_open = promise_obj is not None and promise_obj.observed_generation == promise_obj.generation
+            gate_open = (promise_obj is not None and promise_obj.observed_generation == promise_obj.generation
+                         and obj.promise_name not in self.gated)  # W13
         elif obj.deleting:
             resources = sim.resources_of(obj.promise_name)
             remaining = len(resources)

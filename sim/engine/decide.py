@@ -195,8 +195,9 @@ def _phases_for_start(obs: Observation, index: int) -> SetPhases:
 
 def _start(obs: Observation, index: int, outcome: str, *extra: Action) -> Decision:
     """Create the configure Job for pipeline ``index`` with W8's status; clear the labels that asked."""
+    # W4/W5 (Kratix test "previously failing job succeeds"): a new run from pipeline 0 resets workflowsFailed.
     actions: list[Action] = [*extra, *_labels_to_clear(obs.obj), _phases_for_start(obs, index),
-                             SetStatus(message="Pending"),
+                             SetStatus(message="Pending", workflows_failed=0 if index == 0 else None),
                              SetCondition(RECONCILED, "Unknown", "WorkflowPending", "Workflow pending"),
                              SetCondition(CONFIGURE_COMPLETED, "False", "PipelinesInProgress",
                                           "Pipelines are still in progress"),
@@ -295,7 +296,12 @@ def _halt(obs: Observation, job: Job) -> Decision:
         RecordEvent("Warning", FAILED_REASON, f"A Configure Pipeline has failed: {job.pipeline}"),
         PruneJobs(),
     )
-    requeue = obs.interval_ms if obs.reconcile_after_failure else None
+    # W9: requeue after the full interval, counted from when the status write returned.
+    # W9: the failure's status write returns before RequeueAfter is registered; without that latency the requeue
+    # lands exactly `interval` after lastTransitionTime, the strict age test fails, and a failed workflow re-runs
+    # every 2 intervals instead of every interval.
+    latency_ms = round(obs.profile.timing.status_write_s * 1000)
+    requeue = obs.interval_ms + latency_ms if obs.reconcile_after_failure else None
     return Decision("halted", actions, requeue_after_ms=requeue)
 
 
@@ -352,9 +358,11 @@ def _delete_workflow(obs: Observation) -> Decision:
     if newest is not None and newest.running:
         return Decision("delete-running", requeue_after_ms=poll_ms)  # K2
     if newest is None or manual or newest.hash != obs.hash:
+        started = RecordEvent("Normal", "PipelineStarted", f"Delete Pipeline started: {obs.delete[0]}")
         return Decision("start-delete", (*_labels_to_clear(obj),
                                          SetCondition(DELETE_COMPLETED, "False", "DeleteWorkflowInProgress",
                                                       "The Delete Pipeline is running"),
+                                         *((started,) if newest is not None else ()),
                                          CreateJob("delete", 0)))  # D3, D4 recovery
     if newest.state in ("failed", "suspended"):
         return Decision("delete-failed", (

@@ -1,0 +1,155 @@
+"""``kratix-sim check``: run scenarios for N seeds and judge every trace by the rules (or judge a trace file).
+
+Exit 0 when nothing fails (unknown allowed), 1 on any failure (safety, liveness or expectation), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tabulate import tabulate
+
+from conformance.rules import RULES_BY_ID, select
+from conformance.runner import RunVerdicts, judge_trace_file, run_and_judge
+from conformance.verdict import Result, Verdict, worst
+from sim.errors import EXIT_FAILED, EXIT_OK, InputError, Location
+from sim.model.loader import load_promise
+from sim.scenario_loader import load_scenario, scenario_documents
+from sim.yamlio import Limits
+
+SYMBOL = {"pass": "pass", "fail": "FAIL", "unknown": "?"}
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from sim.cli import add_limit_options, limits_from
+
+    parser = sub.add_parser("check", help="simulate scenarios and judge the traces against Kratix's rules",
+                            description="Run each scenario for N seeds (plus a fault-free heal period) and judge "
+                                        "every trace with the rule checkers and the liveness check; or judge a "
+                                        "trace file with --trace.")
+    parser.add_argument("paths", nargs="*", type=Path, metavar="SCENARIO_OR_DIR")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per scenario (default 1)")
+    parser.add_argument("--seed", type=int, help="first seed (default: each scenario's own seed)")
+    parser.add_argument("--rules", help="rule IDs or families, comma-separated (e.g. W1,W4,J)")
+    parser.add_argument("--trace", type=Path, action="append", help="judge a JSONL trace file instead")
+    parser.add_argument("--promise", type=Path, help="with --trace: the Promise, for pipeline order")
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+    add_limit_options(parser)
+
+    def handler(args: argparse.Namespace) -> int:
+        return run_check(args, limits_from(args))
+
+    parser.set_defaults(handler=handler)
+
+
+def scenario_files(paths: Iterable[Path], limits: Limits) -> list[Path]:
+    """Scenario files among the paths; a folder contributes its files with ``kind: Scenario`` (sorted)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            candidates = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+            found = [p for p in candidates if scenario_documents(p, limits)]
+            if not found:
+                raise InputError("no scenario files (kind: Scenario) in this folder", Location(str(path)))
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
+def run_check(args: argparse.Namespace, limits: Limits) -> int:
+    try:
+        rules = select(args.rules)
+    except ValueError as exc:
+        raise InputError(f"--rules: {exc}") from exc
+    if args.seeds < 1:
+        raise InputError("--seeds must be at least 1")
+    runs: list[RunVerdicts] = []
+    if args.trace:
+        if args.paths:
+            raise InputError("give scenarios or --trace, not both")
+        promise = load_promise(args.promise, limits).promise if args.promise else None
+        runs = [judge_trace_file(path, rules, promise) for path in args.trace]
+    else:
+        if not args.paths:
+            raise InputError("give at least one scenario file or folder (or --trace FILE)")
+        for path in scenario_files(args.paths, limits):
+            scenario, promise = load_scenario(path, limits)
+            first = scenario.spec.seed if args.seed is None else args.seed
+            for seed in range(first, first + args.seeds):
+                runs.append(run_and_judge(scenario, promise, seed, rules, str(path)))
+    if args.format == "json":
+        print(json.dumps(to_json(runs), indent=2))
+    else:
+        print(render_text(runs, rules))
+    return EXIT_FAILED if any(v.result == "fail" for run in runs for v in run.verdicts) else EXIT_OK
+
+
+def reproduce_command(run: RunVerdicts, rule: str) -> str:
+    if not run.source or run.seed is None:
+        return f"kratix-sim check --trace {shlex.quote(run.source or '<trace>')} --rules {rule}"
+    rules = "" if rule in ("LIVENESS", "EXPECT") else f" --rules {rule}"
+    return f"kratix-sim check {shlex.quote(run.source)} --seed {run.seed} --seeds 1{rules}"
+
+
+def to_json(runs: list[RunVerdicts]) -> dict[str, Any]:
+    verdicts: list[dict[str, Any]] = [
+        {"scenario": run.scenario, "seed": run.seed, "rule": v.rule, "result": v.result, "category": v.category,
+         "event": v.event, "message": v.message}
+        for run in runs for v in run.verdicts
+    ]
+    counts = {result: sum(1 for v in verdicts if v["result"] == result) for result in ("pass", "fail", "unknown")}
+    return {"verdicts": verdicts, "summary": {**counts, "runs": len(runs),
+                                              "scenarios": len({r.scenario for r in runs}),
+                                              "result": worst(v.result for run in runs for v in run.verdicts)}}
+
+
+def _column(runs: list[RunVerdicts], rule: str) -> Result:
+    return worst(v.result for run in runs for v in run.verdicts if v.rule == rule)
+
+
+def render_text(runs: list[RunVerdicts], rules: tuple[str, ...]) -> str:
+    by_scenario: dict[str, list[RunVerdicts]] = {}
+    for run in runs:
+        by_scenario.setdefault(run.scenario, []).append(run)
+    extra = [r for r in ("LIVENESS", "EXPECT") if any(v.rule == r for run in runs for v in run.verdicts)]
+    columns = [*rules, *extra]
+    rows = []
+    for name, group in by_scenario.items():
+        row: list[str] = [name]
+        for rule in columns:
+            present = [v for run in group for v in run.verdicts if v.rule == rule]
+            row.append(SYMBOL[worst(v.result for v in present)] if present else "-")
+        rows.append(row)
+    seeds = sorted({run.seed for run in runs if run.seed is not None})
+    heading = f"{len(runs)} runs of {len(by_scenario)} scenarios"
+    if seeds:
+        heading += f", seeds {seeds[0]}..{seeds[-1]}"
+    lines = [heading, "", tabulate(rows, headers=["scenario", *columns]), ""]
+    failures = [(run, v) for run in runs for v in run.verdicts if v.result == "fail"]
+    for run, verdict in failures:
+        lines.extend(_explain(run, verdict))
+    unknown = sum(1 for run in runs for v in run.verdicts if v.result == "unknown")
+    passed = sum(1 for run in runs for v in run.verdicts if v.result == "pass")
+    lines.append(f"{passed} passed, {len(failures)} failed, {unknown} unknown")
+    return "\n".join(lines)
+
+
+def _explain(run: RunVerdicts, verdict: Verdict) -> list[str]:
+    rule = RULES_BY_ID.get(verdict.rule)
+    title = rule.title if rule else verdict.rule.lower()
+    lines = [f"FAIL {verdict.rule} ({verdict.category}) {title}: {run.scenario} seed {run.seed}",
+             f"  {verdict.message}"]
+    if verdict.context:
+        lines.append("  events:")
+        for event in verdict.context:
+            marker = ">>" if verdict.event is not None and event.get("seq") == verdict.event.get("seq") else "  "
+            fields = " ".join(f"{k}={v}" for k, v in event.items() if k not in ("seq", "t", "event"))
+            lines.append(f"  {marker} #{event.get('seq')} t={event.get('t')} {event.get('event')} {fields}")
+    lines += [f"  reproduce: {reproduce_command(run, verdict.rule)}", ""]
+    return lines

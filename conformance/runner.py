@@ -1,0 +1,91 @@
+"""Run scenarios for several seeds and judge each trace with the checkers and the liveness check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from conformance.bounds import heal_bound_s
+from conformance.checkers import run_checkers
+from conformance.context import CheckContext, Pipelines
+from conformance.liveness import check_liveness
+from conformance.verdict import Verdict
+from sim.model.promise import WORKFLOW_ACTIONS, WORKFLOW_TYPES, Promise
+from sim.scenario import Assertion, Scenario
+from sim.simulation import Simulation
+from sim.trace import Trace
+
+EXPECT = "EXPECT"
+
+
+def pipelines_of(promise: Promise) -> Pipelines:
+    names: dict[tuple[str, str], tuple[str, ...]] = {}
+    for workflow in WORKFLOW_TYPES:
+        for action in WORKFLOW_ACTIONS:
+            pipelines = promise.pipelines(workflow, action)
+            names[(workflow, action)] = tuple(p.name for p in (pipelines[:1] if action == "delete" else pipelines))
+    return Pipelines(names)
+
+
+@dataclass
+class RunVerdicts:
+    scenario: str  # the scenario's name
+    source: str  # the file it came from ("" for a trace)
+    seed: int | None
+    verdicts: list[Verdict] = field(default_factory=list)
+    trace: Trace | None = None
+
+
+def _assertion(ctx: CheckContext, assertion: Assertion) -> Verdict:
+    """``expect.assertions``: by time ``by``, ``target`` has condition ``condition`` with ``status``."""
+    latest = None
+    for event in ctx.by_object.get(assertion.target, []):
+        if float(event["t"]) > assertion.by:
+            break
+        if event["event"] == "condition_set" and event.get("type") == assertion.condition:
+            latest = event
+    if latest is not None and latest.get("status") == assertion.status:
+        return Verdict(EXPECT, "pass")
+    got = "never set" if latest is None else f"{latest.get('status')} ({latest.get('reason')})"
+    message = (f"by {assertion.by:g} s {assertion.target} should have {assertion.condition}={assertion.status}; "
+               f"it was {got}")
+    if latest is not None:
+        return ctx.fail(EXPECT, latest, message)
+    return Verdict(EXPECT, "fail", message)
+
+
+def judge(trace: Trace, rules: Iterable[str], pipelines: Pipelines | None = None,
+          heal: tuple[float, float] | None = None, assertions: Iterable[Assertion] = ()) -> list[Verdict]:
+    """All verdicts for one trace: one per rule, then liveness (when a heal window is given), then EXPECT."""
+    ctx = CheckContext(trace.header, trace.events, pipelines)
+    verdicts = run_checkers(ctx, rules)
+    if heal is not None:
+        verdicts.append(check_liveness(ctx, *heal))
+    verdicts.extend(_assertion(ctx, a) for a in assertions)
+    return verdicts
+
+
+def scenario_rules(scenario: Scenario, rules: tuple[str, ...]) -> tuple[str, ...]:
+    wanted = scenario.spec.expect.rules
+    return rules if wanted == "all" else tuple(r for r in rules if r in wanted)
+
+
+def run_and_judge(scenario: Scenario, promise: Promise, seed: int, rules: tuple[str, ...], source: str = "",
+                  engine: type[Simulation] = Simulation, keep_trace: bool = False) -> RunVerdicts:
+    """Simulate the scenario plus a fault-free heal period, then judge the trace."""
+    bound = heal_bound_s(scenario, promise)
+    simulation = engine(scenario, seed=seed, promise=promise)
+    trace = simulation.run(heal_s=bound)
+    last_fault = max((float(e["t"]) for e in trace.events if e["event"] == "fault_injected"), default=0.0)
+    verdicts = judge(trace, scenario_rules(scenario, rules), pipelines_of(promise), (last_fault, bound),
+                     scenario.spec.expect.assertions)
+    return RunVerdicts(scenario.name, source, seed, verdicts, trace if keep_trace else None)
+
+
+def judge_trace_file(path: Path, rules: tuple[str, ...], promise: Promise | None = None) -> RunVerdicts:
+    trace = Trace.read(path)
+    pipelines = pipelines_of(promise) if promise is not None else None
+    seed = trace.header.get("seed")
+    return RunVerdicts(str(trace.header.get("scenario") or path.name), str(path),
+                       seed if isinstance(seed, int) else None, judge(trace, rules, pipelines))
