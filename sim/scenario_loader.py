@@ -87,13 +87,15 @@ def _explain(exc: ValidationError, source: SourceMap) -> InputError:
     elif error["type"] == "missing":
         message = f"missing required key {path[-1]!r}"
     elif error["type"] == "literal_error" and path and (values := _literal_values(path)) is not None:
-        what = "fault kind" if path[-1] == "kind" and "faults" in path else f"value for {path[-1]}"
+        what = "fault kind" if path[-1] == "kind" and "faults" in path else str(path[-1])
         message = f"unknown {what} {error.get('input')!r}; accepted: {', '.join(values)}"
     elif message.startswith("Value error, "):
         message = message[len("Value error, "):]
         value = error.get("input")
         if message.startswith("invalid duration") and isinstance(value, str) and value.strip().startswith("-"):
             message = f"negative duration {value!r}: times and durations must be 0 or more"
+        if message.startswith("unknown profile") and path[-1:] == ("kratix",):
+            path = (*path, "profile")  # the check runs on the whole `kratix` mapping; point at its key
     return InputError(message, source.at(path))
 
 

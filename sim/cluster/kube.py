@@ -130,7 +130,7 @@ class JobRunner:
             running = self.running.pop(job.name, None)
             if running is not None:
                 self.cluster.emit("container_exited", object=job.object_key, job=job.name, pod=running.pod,
-                                  container=running.container, attempt=running.attempt,
+                                  pipeline=job.pipeline, container=running.container, attempt=running.attempt,
                                   exit_code=KILLED_EXIT_CODE, reason="Killed")
         finally:
             self.procs.pop(job.name, None)

@@ -106,6 +106,7 @@ class KObject:
     workflows_failed: int = 0
     last_successful_configure_ms: int | None = None
     observed_generation: int | None = None  # Promise: generation whose resources were fanned out (W12)
+    fanout_requested: bool = False  # Promise: fan out after the running workflow completes (W12)
 
     def condition(self, type_: str) -> Condition | None:
         return self.conditions.get(type_)

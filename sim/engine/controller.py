@@ -213,8 +213,10 @@ class Controller:
                     for resource in sim.resources_of(obj.promise_name):
                         if not resource.deleting:
                             cluster.set_label(resource, label)
+                case d.RequestFanOut():
+                    cluster.set_status(obj, fanout_requested=True)
                 case d.MarkObserved(generation=generation):
-                    cluster.set_status(obj, observed_generation=generation)
+                    cluster.set_status(obj, observed_generation=generation, fanout_requested=False)
                     for key in sorted(self.blocked.pop(obj.promise_name, set())):
                         self.on_change(key)
                 case d.DeleteResources():

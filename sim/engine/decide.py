@@ -118,6 +118,11 @@ class FanOut:
 
 
 @dataclass(frozen=True)
+class RequestFanOut:
+    """W12 (reconcile-resources label): fan out once the Promise's workflow run now starting completes."""
+
+
+@dataclass(frozen=True)
 class MarkObserved:
     """W12/W13: the Promise's configure workflow completed for this generation; resources may run."""
 
@@ -132,7 +137,7 @@ class DeleteResources:
 Action = (
     SetLabel | RemoveLabel | SetCondition | SetPhases | SetStatus | CreateJob | SuspendJob | PruneJobs
     | DeleteStaleWorks | AddFinalizers | RemoveFinalizer | DeleteWorks | DeleteJobs | RecordEvent | FanOut
-    | MarkObserved | DeleteResources
+    | RequestFanOut | MarkObserved | DeleteResources
 )
 
 
@@ -175,8 +180,12 @@ def finalizers_for(obs: Observation) -> tuple[str, ...]:
     return (*head, WORK_CLEANUP_FINALIZER, WORKFLOWS_CLEANUP_FINALIZER, BINDING_CLEANUP_FINALIZER)
 
 
+RUN_LABELS = (MANUAL_LABEL, RUN_FROM_START_LABEL, RECONCILE_RESOURCES_LABEL)
+
+
 def _labels_to_clear(obj: KObject) -> tuple[Action, ...]:
-    return tuple(RemoveLabel(label) for label in (MANUAL_LABEL, RUN_FROM_START_LABEL) if label in obj.labels)
+    """The labels that asked for a run from pipeline 0; a started run spends them (W5, W6, W12)."""
+    return tuple(RemoveLabel(label) for label in RUN_LABELS if label in obj.labels)
 
 
 def _phases_for_start(obs: Observation, index: int) -> SetPhases:
@@ -196,7 +205,8 @@ def _phases_for_start(obs: Observation, index: int) -> SetPhases:
 def _start(obs: Observation, index: int, outcome: str, *extra: Action) -> Decision:
     """Create the configure Job for pipeline ``index`` with W8's status; clear the labels that asked."""
     # W4/W5 (Kratix test "previously failing job succeeds"): a new run from pipeline 0 resets workflowsFailed.
-    actions: list[Action] = [*extra, *_labels_to_clear(obs.obj), _phases_for_start(obs, index),
+    fan_out = (RequestFanOut(),) if RECONCILE_RESOURCES_LABEL in obs.obj.labels else ()  # W12: after this run
+    actions: list[Action] = [*extra, *fan_out, *_labels_to_clear(obs.obj), _phases_for_start(obs, index),
                              SetStatus(message="Pending", workflows_failed=0 if index == 0 else None),
                              SetCondition(RECONCILED, "Unknown", "WorkflowPending", "Workflow pending"),
                              SetCondition(CONFIGURE_COMPLETED, "False", "PipelinesInProgress",
@@ -227,7 +237,9 @@ def decide(obs: Observation) -> Decision:
 def decide_configure(obs: Observation) -> Decision:
     obj, profile = obs.obj, obs.profile
     manual = MANUAL_LABEL in obj.labels
-    run_from_start = RUN_FROM_START_LABEL in obj.labels
+    # W12: the reconcile-resources label re-runs the Promise's own workflow first, then fans out.
+    run_from_start = RUN_FROM_START_LABEL in obj.labels or (
+        obs.workflow == "promise" and RECONCILE_RESOURCES_LABEL in obj.labels)
     completed = obj.condition(CONFIGURE_COMPLETED)
     # W9: the age test is strict (<= interval is not due).
     if (completed is not None and not manual and not run_from_start
@@ -310,14 +322,15 @@ def _done(obs: Observation) -> Decision:
     actions: list[Action] = [PruneJobs(), DeleteStaleWorks(),
                              SetCondition(RECONCILED, "True", "Reconciled", "Reconciled"),
                              SetStatus(message="Resource requested" if obs.workflow == "resource" else "Promise ready")]
+    obj = obs.obj
+    if not obs.configure:
+        actions.extend(_labels_to_clear(obj))  # nothing to run: the labels that asked for a run are spent
     if obs.workflow == "promise":
-        obj = obs.obj
-        if obj.observed_generation != obj.generation or RECONCILE_RESOURCES_LABEL in obj.labels:
+        asked = obj.fanout_requested or RECONCILE_RESOURCES_LABEL in obj.labels
+        if obj.observed_generation != obj.generation or asked:
             if obj.observed_generation is not None:
                 actions.append(FanOut())  # W12
             actions.append(MarkObserved(obj.generation))
-            if RECONCILE_RESOURCES_LABEL in obj.labels:
-                actions.append(RemoveLabel(RECONCILE_RESOURCES_LABEL))
     return Decision("done", tuple(actions), requeue_after_ms=obs.interval_ms)
 
 

@@ -1,0 +1,161 @@
+"""The conformance framework: verdict composition, crash safety, liveness, and the check/rules/explore CLIs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from checker_traces import TraceBuilder
+
+from conformance.checkers import CHECKERS, run_checkers
+from conformance.context import CheckContext
+from conformance.liveness import check_liveness
+from conformance.rules import RULES, TRACE_RULES, select
+from conformance.verdict import Verdict, combine, worst
+from sim.scenario_loader import load_scenario
+from sim.simulation import Simulation
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
+
+
+def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True, cwd=cwd, check=False)
+
+
+def test_fail_beats_unknown_beats_pass() -> None:
+    """Composition: fail > unknown > pass; nothing judged is pass."""
+    assert worst(["pass", "unknown", "pass"]) == "unknown"
+    assert worst(["unknown", "fail", "pass"]) == "fail"
+    assert worst([]) == "pass"
+    verdicts = [Verdict("W1", "pass"), Verdict("W1", "unknown", "u"), Verdict("W1", "fail", "f")]
+    assert combine("W1", verdicts).message == "f"
+
+
+def test_a_checker_that_raises_is_unknown_never_pass() -> None:
+    """A crashing checker counts as unknown, with the error in its message."""
+
+    def broken(ctx: CheckContext) -> Verdict:
+        raise KeyError("boom")
+
+    CHECKERS["TEST-BROKEN"] = broken
+    try:
+        (verdict,) = run_checkers(TraceBuilder().context(), ["TEST-BROKEN"])
+    finally:
+        del CHECKERS["TEST-BROKEN"]
+    assert verdict.result == "unknown"
+    assert "KeyError" in verdict.message
+
+
+def test_a_rule_without_checker_is_unknown() -> None:
+    (verdict,) = run_checkers(TraceBuilder().context(), ["NO-SUCH-RULE"])
+    assert verdict.result == "unknown"
+
+
+def test_select_rules_by_id_and_family() -> None:
+    assert select("W1,J") == ("W1", "J1", "J2", "J3", "J4")
+    assert select(None) == TRACE_RULES
+    with pytest.raises(ValueError, match="unknown rule"):
+        select("W99")
+
+
+def test_catalogue_has_every_rule_of_the_reference() -> None:
+    """The catalogue lists W1-W16, J1-J4, D1-D6, C1, K1-K3, V1-V10, I1-I6, P1-P6."""
+    expected = ([f"W{i}" for i in range(1, 17)] + [f"J{i}" for i in range(1, 5)] + [f"D{i}" for i in range(1, 7)]
+                + ["C1", "K1", "K2", "K3"] + [f"V{i}" for i in range(1, 11)] + [f"I{i}" for i in range(1, 7)]
+                + [f"P{i}" for i in range(1, 7)])
+    assert [r.id for r in RULES] == expected
+
+
+def _converging_trace(end_t: float, finish: bool) -> TraceBuilder:
+    b = TraceBuilder()
+    b.at(0).event("controller_started")
+    b.at(0).event("object_created", object="default/r", workflow="resource")
+    b.at(0).event("job_created", object="default/r", job="j1", pipeline="p", pipeline_index=0, action="configure")
+    b.at(10).event("fault_injected", reason="controller-restart")
+    if finish:
+        b.at(30).event("condition_set", object="default/r", type="ConfigureWorkflowCompleted", status="True",
+                       reason="PipelinesExecutedSuccessfully")
+        b.at(31).event("job_completed", object="default/r", job="j1")
+    b.at(end_t).event("reconcile", object="default/r")
+    return b
+
+
+def test_liveness_passes_when_every_object_converges_in_the_heal_window() -> None:
+    """LIVENESS: a Job that completes after the last fault, within the bound, converges."""
+    ctx = _converging_trace(200, finish=True).context()
+    assert check_liveness(ctx, heal_from_t=10, bound_s=100).result == "pass"
+
+
+def test_liveness_fails_when_an_object_never_settles() -> None:
+    """LIVENESS: a Job still running at the end of the heal window is a liveness failure."""
+    verdict = check_liveness(_converging_trace(200, finish=False).context(), heal_from_t=10, bound_s=100)
+    assert verdict.result == "fail"
+    assert verdict.category == "liveness"
+    assert "default/r" in verdict.message
+
+
+def test_liveness_is_unknown_when_the_trace_ends_before_the_heal_window() -> None:
+    verdict = check_liveness(_converging_trace(50, finish=True).context(), heal_from_t=10, bound_s=100)
+    assert verdict.result == "unknown"
+
+
+def test_check_judges_a_trace_file_and_catches_a_doctored_one(tmp_path: Path) -> None:
+    """check --trace: the reference's trace passes; a second Job created while the first runs fails W3."""
+    scenario, promise = load_scenario(QUICKSTART)
+    trace = Simulation(scenario, promise=promise).run()
+    good = tmp_path / "good.jsonl"
+    trace.write(good)
+    result = cli("check", "--trace", str(good), "--format", "json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["summary"]["fail"] == 0
+    first = next(e for e in trace.events if e["event"] == "job_created")
+    clone = dict(first, job="intruder", seq=first["seq"] + 0)
+    events = []
+    for event in trace.events:
+        events.append(event)
+        if event is first:
+            events.append({**clone, "seq": event["seq"] * 1000 + 1})
+    # renumber so seq stays strictly increasing
+    for n, event in enumerate(events, start=1):
+        event["seq"] = n
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(json.dumps(e) + "\n" for e in [trace.header, *events]))
+    result = cli("check", "--trace", str(bad), "--rules", "W3", "--format", "json")
+    assert result.returncode == 1
+    (verdict,) = json.loads(result.stdout)["verdicts"]
+    assert verdict["rule"] == "W3" and verdict["result"] == "fail"
+    assert verdict["event"]["job"] == "intruder"
+
+
+def test_check_text_output_names_rule_event_and_reproduce_command(tmp_path: Path) -> None:
+    """A failing expectation prints the rule, the message and a one-line reproduce command."""
+    scenario_file = tmp_path / "expects-wrong.yaml"
+    text = QUICKSTART.read_text().replace("promise: promises/database.yaml",
+                                          f"promise: {ROOT / 'scenarios' / 'promises' / 'database.yaml'}")
+    text += "  expect:\n    assertions:\n      - {by: 1m, target: default/orders-db, condition: " \
+            "ConfigureWorkflowCompleted, status: \"True\"}\n"
+    scenario_file.write_text(text)
+    result = cli("check", str(scenario_file), "--rules", "W1")
+    assert result.returncode == 1, result.stdout
+    assert "FAIL EXPECT" in result.stdout
+    assert f"reproduce: kratix-sim check {scenario_file} --seed 7 --seeds 1" in result.stdout
+
+
+@pytest.mark.parametrize("args", [["--rules", "W99", "scenarios/quickstart.yaml"], ["no-such-file.yaml"],
+                                  ["--seeds", "0", "scenarios/quickstart.yaml"], []])
+def test_check_bad_input_exits_2_with_one_line(args: list[str]) -> None:
+    result = cli("check", *args)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_check_picks_scenarios_by_kind_in_a_folder() -> None:
+    """A folder's Promises are not mistaken for scenarios."""
+    result = cli("check", "scenarios/promises")
+    assert result.returncode == 2
+    assert "no scenario files" in result.stderr
