@@ -201,6 +201,34 @@ class CheckContext:
                 alive.pop(key, None)
         return list(alive)
 
+    # -- object state at a point of the trace (W checkers) -------------------------------------------------
+    def condition_before(self, obj: str, type_: str, seq: int) -> Event | None:
+        """The newest ``condition_set`` of ``type_`` on ``obj`` strictly before ``seq`` (its state just then)."""
+        latest = None
+        for event in self.by_object.get(obj, []):
+            if event["seq"] >= seq:
+                break
+            if event["event"] == "condition_set" and event.get("type") == type_:
+                latest = event
+        return latest
+
+    def labels_before(self, obj: str, seq: int) -> set[str]:
+        """The labels ``obj`` carried just before ``seq`` (from its ``label_set`` / ``label_removed`` events)."""
+        labels: set[str] = set()
+        for event in self.by_object.get(obj, []):
+            if event["seq"] >= seq:
+                break
+            if event["event"] == "label_set":
+                labels.add(str(event.get("label")))
+            elif event["event"] == "label_removed":
+                labels.discard(str(event.get("label")))
+        return labels
+
+    def promise_key(self, obj: str) -> str | None:
+        """``promise/<name>`` of an object (itself for a Promise); None when the trace cannot tell."""
+        name = self.promise_of(obj)
+        return f"promise/{name}" if name else None
+
     @property
     def end_t(self) -> float:
         return float(self.events[-1]["t"]) if self.events else 0.0

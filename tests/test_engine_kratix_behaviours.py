@@ -552,3 +552,18 @@ def test_controller_restart_does_not_re_run_resources_in_the_default_profile() -
     trace = simulate(P3, faults=[{"kind": "controller-restart", "at": 1000, "downtime": 10}])
     assert job_times(trace) == [0, 9, 18]
     assert [e["reason"] for e in reconciles(trace) if e["t"] == 1010] == ["done"]
+
+
+def test_cancels_the_current_job() -> None:
+    """W6/D4 (Kratix test "cancels the current job"): the manual label suspends a running delete Job; a new
+    delete Job is created once it stopped, and the label is removed in that step."""
+    trace = simulate(P_DELETE_FAILS, behaviour={key("pipe-d", action="delete"): {"duration": 100}},
+                     faults=[{"kind": "delete-resource", "at": 100, "target": R1},
+                             {"kind": "manual-reconcile", "at": 120, "target": R1}], duration=3000)
+    first_delete, second_delete = jobs(trace, action="delete")
+    requested = first(of(trace, "job_suspend_requested", job=first_delete["job"]))
+    suspended = finished(trace, first_delete["job"])
+    assert (requested["t"], suspended["event"], suspended["t"]) == (120, "job_suspended", 121)
+    assert second_delete["t"] == 121 and second_delete["seq"] > suspended["seq"]
+    assert labels(trace, MANUAL_LABEL) == [("label_set", 120), ("label_removed", 121)]
+    assert finished(trace, second_delete["job"])["event"] == "job_completed"

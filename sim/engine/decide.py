@@ -369,6 +369,9 @@ def _delete_workflow(obs: Observation) -> Decision:
     newest = jobs[-1] if jobs else None
     manual = MANUAL_LABEL in obj.labels
     if newest is not None and newest.running:
+        if manual and not newest.suspend_requested:
+            # W6 applied to delete (Kratix test "cancels the current job"): suspend, then re-create.
+            return Decision("suspend-for-manual", (SuspendJob(newest.name),), requeue_after_ms=poll_ms)
         return Decision("delete-running", requeue_after_ms=poll_ms)  # K2
     if newest is None or manual or newest.hash != obs.hash:
         started = RecordEvent("Normal", "PipelineStarted", f"Delete Pipeline started: {obs.delete[0]}")
