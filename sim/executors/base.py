@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from sim.model.promise import Container, Pipeline, WorkflowAction, WorkflowType
@@ -52,4 +53,102 @@ class StepOutcome:
 class Executor(Protocol):
     def start(self, ctx: StepContext, volumes: PodVolumes) -> StepOutcome:
         """Run the container (or decide what it does); write its files into ``volumes``."""
+        ...
+
+
+# -- Real executors (issue 6): run a user container for real against a pod's directories -------------------
+#
+# The modelled executor above works on in-memory volumes inside the simulator. Real executors (process
+# sandbox, OCI containers) run one container's command against three host directories mounted at
+# /kratix/input (read-only), /kratix/output and /kratix/metadata; ``sim.executors.contract`` plays the
+# rest of the pod (reader, restarts, work-writer, status-writer) around them.
+
+KRATIX_INPUT_DIR = "/kratix/input"
+KRATIX_OUTPUT_DIR = "/kratix/output"
+KRATIX_METADATA_DIR = "/kratix/metadata"
+
+
+class ExecutorUnavailable(RuntimeError):
+    """The executor's tool (bwrap, docker, podman) is missing or does not work on this machine."""
+
+
+class ExecutorError(ValueError):
+    """A container this executor cannot run as written (``valueFrom``, no command, ...)."""
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host path mounted into every container (``read_only`` unless said otherwise)."""
+
+    host: Path
+    target: str
+    read_only: bool = True
+
+    @classmethod
+    def parse(cls, spec: str) -> Mount:
+        """``HOST:TARGET`` (read-only), ``HOST:TARGET:ro`` or ``HOST:TARGET:rw``."""
+        parts = spec.split(":")
+        mode = "ro"
+        if len(parts) == 3:
+            mode = parts.pop()
+        if len(parts) != 2 or not parts[0] or not parts[1].startswith("/") or mode not in ("ro", "rw"):
+            raise ValueError(f"invalid mount {spec!r}: use HOST:TARGET, HOST:TARGET:ro or HOST:TARGET:rw "
+                             "with an absolute TARGET")
+        return cls(Path(parts[0]).resolve(), parts[1], read_only=mode == "ro")
+
+
+@dataclass(frozen=True)
+class PodDirs:
+    """The host directories of one pod: its three volumes, and ``scratch`` for logs (never mounted)."""
+
+    input: Path
+    output: Path
+    metadata: Path
+    scratch: Path
+
+
+@dataclass(frozen=True)
+class ContainerInvocation:
+    """One execution of a user container: ``command``/``args`` already have ``$(VAR)`` expanded.
+
+    ``command`` empty means "the image's ENTRYPOINT" (Kubernetes semantics; ``args`` then replace CMD).
+    ``mounts`` are pod-level extras (legacy ``/input``/``/output`` aliases of the pod's volumes).
+    """
+
+    container: Container
+    command: tuple[str, ...]
+    args: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    dirs: PodDirs
+    timeout_s: float
+    pod_name: str
+    mounts: tuple[Mount, ...] = ()
+    working_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class ContainerExit:
+    """How an execution ended: ``timed_out`` means the harness killed it (exit code 137)."""
+
+    exit_code: int
+    timed_out: bool
+    duration_s: float
+    stdout: str  # the tail
+    stderr: str  # the tail
+
+
+class RealExecutor(Protocol):
+    name: str
+
+    def check(self) -> None:
+        """Raise ExecutorUnavailable (with the reason) unless this executor can run here."""
+        ...
+
+    def validate(self, container: Container) -> None:
+        """Raise ExecutorError if this executor cannot run ``container`` (called before anything runs)."""
+        ...
+
+    def run(self, invocation: ContainerInvocation) -> ContainerExit:
+        """Run the container to its end or its timeout; leave no process or container behind, even when
+        interrupted (KeyboardInterrupt)."""
         ...
