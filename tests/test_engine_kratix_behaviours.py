@@ -160,7 +160,7 @@ def test_marks_the_configure_workflow_as_running_again() -> None:
                    (CONFIGURE_COMPLETED, "False", "PipelinesInProgress")}
     assert [e["phases"] for e in at_rerun if e["event"] == "phases_set"] == [["Running", "Pending", "Pending"]]
     updated = [e for e in at_rerun if e["event"] == "status_updated"]
-    assert updated and "workflows_failed" in updated[0]["fields"]  # workflowsFailed back to 0
+    assert updated and updated[0]["fields"]["workflowsFailed"] == 0  # workflowsFailed back to 0
 
 
 def test_previously_failing_job_succeeds() -> None:

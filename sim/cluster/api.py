@@ -21,6 +21,16 @@ from sim.cluster.objects import (
 from sim.trace import Recorder
 
 Watch = Callable[[str], None]
+# KObject attribute -> the status field Kratix shows (times in whole seconds).
+STATUS_FIELD_NAMES = {
+    "message": "message",
+    "workflows_total": "workflows",
+    "workflows_succeeded": "workflowsSucceeded",
+    "workflows_failed": "workflowsFailed",
+    "last_successful_configure_ms": "lastSuccessfulConfigureWorkflowTime",
+    "observed_generation": "observedGeneration",
+    "fanout_requested": "fanoutRequested",
+}
 
 
 class Cluster:
@@ -122,8 +132,9 @@ class Cluster:
             return
         for key, value in changed.items():
             setattr(obj, key, value)
-        self.emit("status_updated", object=obj.key,
-                  fields=sorted(changed))
+        shown = {STATUS_FIELD_NAMES[k]: (v // 1000 if k.endswith("_ms") and v is not None else v)
+                 for k, v in sorted(changed.items())}
+        self.emit("status_updated", object=obj.key, fields=shown)
         self.notify(obj.key)
 
     def set_phases(self, obj: KObject, phases: list[PipelinePhase]) -> None:
