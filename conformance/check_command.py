@@ -14,12 +14,14 @@ from typing import Any
 
 from tabulate import tabulate
 
+from conformance.report.check import CheckReport, add_report_options
 from conformance.rules import RULES_BY_ID, select
 from conformance.runner import RunVerdicts, judge_trace_file, run_and_judge
-from conformance.verdict import Result, Verdict, worst
+from conformance.verdict import Verdict, worst
 from sim.errors import EXIT_FAILED, EXIT_OK, InputError, Location
 from sim.model.loader import load_promise
 from sim.scenario_loader import load_scenario, scenario_documents
+from sim.trace import Trace
 from sim.yamlio import Limits
 
 SYMBOL = {"pass": "pass", "fail": "FAIL", "unknown": "?"}
@@ -39,6 +41,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--trace", type=Path, action="append", help="judge a JSONL trace file instead")
     parser.add_argument("--promise", type=Path, help="with --trace: the Promise, for pipeline order")
     parser.add_argument("--format", choices=["text", "json"], default="text")
+    add_report_options(parser)
     add_limit_options(parser)
 
     def handler(args: argparse.Namespace) -> int:
@@ -70,11 +73,15 @@ def run_check(args: argparse.Namespace, limits: Limits) -> int:
     if args.seeds < 1:
         raise InputError("--seeds must be at least 1")
     runs: list[RunVerdicts] = []
+    report = CheckReport.wanted(args, rules)
     if args.trace:
         if args.paths:
             raise InputError("give scenarios or --trace, not both")
         promise = load_promise(args.promise, limits).promise if args.promise else None
         runs = [judge_trace_file(path, rules, promise) for path in args.trace]
+        if report is not None:
+            for path, run in zip(args.trace, runs, strict=True):
+                report.add(run, Trace.read(path))
     else:
         if not args.paths:
             raise InputError("give at least one scenario file or folder (or --trace FILE)")
@@ -82,16 +89,21 @@ def run_check(args: argparse.Namespace, limits: Limits) -> int:
             scenario, promise = load_scenario(path, limits)
             first = scenario.spec.seed if args.seed is None else args.seed
             for seed in range(first, first + args.seeds):
-                runs.append(run_and_judge(scenario, promise, seed, rules, str(path)))
+                runs.append(run_and_judge(scenario, promise, seed, rules, str(path), keep_trace=report is not None))
+                if report is not None:
+                    report.add(runs[-1])
     if args.format == "json":
         print(json.dumps(to_json(runs), indent=2))
     else:
         print(render_text(runs, rules))
+    if report is not None:
+        report.write()
     return EXIT_FAILED if any(v.result == "fail" for run in runs for v in run.verdicts) else EXIT_OK
 
 
 def reproduce_command(run: RunVerdicts, rule: str) -> str:
-    if not run.source or run.seed is None:
+    """One command that reproduces a verdict: the scenario with its seed, or the trace file it judged."""
+    if run.from_trace or not run.source or run.seed is None:
         return f"kratix-sim check --trace {shlex.quote(run.source or '<trace>')} --rules {rule}"
     rules = "" if rule in ("LIVENESS", "EXPECT") else f" --rules {rule}"
     return f"kratix-sim check {shlex.quote(run.source)} --seed {run.seed} --seeds 1{rules}"
@@ -107,10 +119,6 @@ def to_json(runs: list[RunVerdicts]) -> dict[str, Any]:
     return {"verdicts": verdicts, "summary": {**counts, "runs": len(runs),
                                               "scenarios": len({r.scenario for r in runs}),
                                               "result": worst(v.result for run in runs for v in run.verdicts)}}
-
-
-def _column(runs: list[RunVerdicts], rule: str) -> Result:
-    return worst(v.result for run in runs for v in run.verdicts if v.rule == rule)
 
 
 def render_text(runs: list[RunVerdicts], rules: tuple[str, ...]) -> str:

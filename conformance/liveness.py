@@ -85,7 +85,7 @@ def check_liveness(ctx: CheckContext, heal_from_t: float, bound_s: float) -> Ver
         while i < len(events) and float(events[i]["t"]) == t:  # apply one whole instant
             event = events[i]
             key = event.get("object")
-            if key is not None:
+            if key is not None and (key in states or event["event"] == "object_created"):
                 _apply(states.setdefault(key, _State()), event)
                 last_event[key] = event
             i += 1

@@ -35,6 +35,7 @@ class RunVerdicts:
     seed: int | None
     verdicts: list[Verdict] = field(default_factory=list)
     trace: Trace | None = None
+    from_trace: bool = False  # judged a trace file (``check --trace``), not a simulated scenario
 
 
 def _assertion(ctx: CheckContext, assertion: Assertion) -> Verdict:
@@ -88,4 +89,4 @@ def judge_trace_file(path: Path, rules: tuple[str, ...], promise: Promise | None
     pipelines = pipelines_of(promise) if promise is not None else None
     seed = trace.header.get("seed")
     return RunVerdicts(str(trace.header.get("scenario") or path.name), str(path),
-                       seed if isinstance(seed, int) else None, judge(trace, rules, pipelines))
+                       seed if isinstance(seed, int) else None, judge(trace, rules, pipelines), from_trace=True)

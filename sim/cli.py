@@ -22,7 +22,15 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _commands() -> list[tuple[str, Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]]:
-    from conformance import check_command, explore_command, rules_command
+    from conformance import (
+        check_command,
+        explore_command,
+        idempotency_command,
+        mutants_command,
+        pipeline_command,
+        report_command,
+        rules_command,
+    )
     from sim import run_command, schema_command, validation
 
     return [
@@ -30,7 +38,11 @@ def _commands() -> list[tuple[str, Callable[[argparse._SubParsersAction[argparse
         ("run", run_command.add_parser),
         ("check", check_command.add_parser),
         ("explore", explore_command.add_parser),
+        ("mutants", mutants_command.add_parser),
+        ("idempotency", idempotency_command.add_parser),
         ("rules", rules_command.add_parser),
+        ("report", report_command.add_parser),
+        ("pipeline", pipeline_command.add_parser),
         ("schema", schema_command.add_parser),
     ]
 

@@ -42,5 +42,6 @@ def schedule(sim: Simulation, fault: Fault, index: int, horizon_ms: int) -> Gene
     """A simpy process that applies ``fault`` at each of its times."""
     for t in fire_times_ms(fault, index, sim, horizon_ms):
         yield sim.env.timeout(t - int(sim.env.now))
-        sim.cluster.emit("fault_injected", reason=fault.kind, object=fault.target)
+        target = f"promise/{sim.promise.name}" if fault.target == "promise" else fault.target
+        sim.cluster.emit("fault_injected", reason=fault.kind, object=target)
         yield from sim.apply_fault(fault)

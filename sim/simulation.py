@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
@@ -46,6 +46,9 @@ from sim.profiles import Profile, get_profile
 from sim.rng import Rng
 from sim.scenario import Fault, ResourceSpec, Scenario
 from sim.trace import TRACE_FORMAT, Event, Recorder, Sink, Trace
+
+if TYPE_CHECKING:
+    from sim.executors.simulated import SimulatedRealExecutor
 
 PROMISE_PREFIX = "promise/"
 
@@ -113,14 +116,31 @@ class Simulation:
         self.recorder.sinks.extend(sinks if sinks is not None else [self.events.append])
         self.cluster = Cluster(self.recorder, self.now_ms)
         self.modelled = ModelledExecutor(scenario.spec.behaviour, self.rng.stream("executor"))
+        self.real_executor = self._real_executor() if executor is None else None
         self.job_pipelines: dict[str, Pipeline] = {}
-        self.runner = self.runner_class(self.env, self.cluster, self.profile, executor or self.modelled, self.rng,
+        self.runner = self.runner_class(self.env, self.cluster, self.profile,
+                                        executor or self.real_executor or self.modelled, self.rng,
                                 lambda job: self.job_pipelines.get(job.name),
                                 lambda obj: obj.promise_name)
         self.controller = self.controller_class(self)
 
     def load_profile(self, name: str) -> Profile:
         return get_profile(name)
+
+    def _real_executor(self) -> SimulatedRealExecutor | None:
+        """``spec.executor: process|container``: real containers run at each pod step (sim.executors.simulated)."""
+        config = self.scenario.spec.executor
+        if config.type == "modelled":
+            return None
+        from sim.executors.simulated import for_scenario
+
+        return for_scenario(config, self.scenario.base_dir or Path.cwd(), self.scenario.spec.behaviour,
+                            lambda: self.promise, self.modelled.injected, self.now_ms, self.scenario.name)
+
+    def close(self) -> None:
+        """Release what a real executor holds (its external directories); the trace is unaffected."""
+        if self.real_executor is not None:
+            self.real_executor.close()
 
     # -- clock ---------------------------------------------------------------------------------------
     def now_ms(self) -> int:
@@ -317,6 +337,17 @@ class Simulation:
         for name in resource.names():
             self.create_resource(name, resource.namespace, resource.spec, resource.labels)
 
+    def _mark_end(self, horizon_ms: int) -> None:
+        """``simulation_ended`` at the horizon, after everything else at that instant, so a reader of the trace
+        knows how long it was observed (a quiet end is not a short trace)."""
+        end = simpy.Event(self.env)
+        end._ok, end._value = True, None  # a triggered event, scheduled below the normal priority
+        end.callbacks.append(self._emit_end)
+        self.env.schedule(end, priority=simpy.events.EventPriority(simpy.events.NORMAL + 1), delay=horizon_ms)
+
+    def _emit_end(self, _event: simpy.Event) -> None:
+        self.recorder.emit("simulation_ended")
+
     def run(self, duration_s: float | None = None, progress: Callable[[float], None] | None = None,
             heal_s: float = 0.0) -> Trace:
         """Simulate up to the horizon (inclusive), then ``heal_s`` more with no faults (a heal period);
@@ -329,13 +360,17 @@ class Simulation:
             self.env.process(self._arrive(resource))
         for index, fault in enumerate(self.scenario.spec.faults):
             self.env.process(schedule(self, fault, index, faults_until_ms))
-        if progress is None:
-            self.env.run(until=horizon_ms + 1)
-        else:
-            step = max(1, horizon_ms // 200)
-            for until in range(step, horizon_ms + step, step):
-                self.env.run(until=min(until, horizon_ms) + 1)
-                progress(min(until, horizon_ms) / 1000)
+        self._mark_end(horizon_ms)
+        try:
+            if progress is None:
+                self.env.run(until=horizon_ms + 1)
+            else:
+                step = max(1, horizon_ms // 200)
+                for until in range(step, horizon_ms + step, step):
+                    self.env.run(until=min(until, horizon_ms) + 1)
+                    progress(min(until, horizon_ms) / 1000)
+        finally:
+            self.close()
         return Trace(self.header, self.events)
 
 

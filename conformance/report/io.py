@@ -1,0 +1,106 @@
+"""Reading and writing reports. Every write is atomic (a temporary file in the same folder, then a rename)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from conformance.report.model import REPORT_FORMAT, Report
+from sim.errors import InputError, Location
+from sim.yamlio import read_text
+
+DIR_FILES = {"markdown": "report.md", "junit": "report.xml", "json": "report.json", "html": "report.html"}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` through a temporary file in the same folder and a rename; a failed write
+    leaves the old file. The file is world-readable (0644): reports are meant to be published."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class Outputs:
+    """Where each rendering goes (None: not written)."""
+
+    markdown: Path | None = None
+    junit: Path | None = None
+    json: Path | None = None
+    html: Path | None = None
+
+    @classmethod
+    def select(cls, report_dir: Path | None = None, markdown: Path | None = None, junit: Path | None = None,
+               json_path: Path | None = None, html: Path | None = None) -> Outputs:
+        """``report_dir`` gives all four (report.md, report.xml, report.json, report.html); a file option
+        overrides its one."""
+        outputs = cls()
+        if report_dir is not None:
+            for attr, name in DIR_FILES.items():
+                setattr(outputs, attr, report_dir / name)
+        for attr, path in (("markdown", markdown), ("junit", junit), ("json", json_path), ("html", html)):
+            if path is not None:
+                setattr(outputs, attr, path)
+        return outputs
+
+    def any(self) -> bool:
+        return any(p is not None for p in (self.markdown, self.junit, self.json, self.html))
+
+    def paths(self) -> list[Path]:
+        return [p for p in (self.markdown, self.junit, self.json, self.html) if p is not None]
+
+
+def write_outputs(report: Report, outputs: Outputs, plots: bool = True) -> list[Path]:
+    """Render and write what ``outputs`` asks for; returns the paths written."""
+    written: list[Path] = []
+    if outputs.json is not None:
+        write_atomic(outputs.json, report.dumps())
+        written.append(outputs.json)
+    if outputs.markdown is not None:
+        from conformance.report.markdown import render_markdown
+
+        write_atomic(outputs.markdown, render_markdown(report))
+        written.append(outputs.markdown)
+    if outputs.junit is not None:
+        from conformance.report.junit import render_junit
+
+        write_atomic(outputs.junit, render_junit(report))
+        written.append(outputs.junit)
+    if outputs.html is not None:
+        from conformance.report.html import render_html
+
+        write_atomic(outputs.html, render_html(report, plots=plots))
+        written.append(outputs.html)
+    return written
+
+
+def load_report(path: Path) -> Report:
+    """A report (or baseline) JSON file; bad input raises InputError naming the file and field."""
+    text = read_text(path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not JSON: {exc.msg}", Location(str(path), line=exc.lineno)) from exc
+    if not isinstance(data, dict) or data.get("format") != REPORT_FORMAT:
+        found = data.get("format") if isinstance(data, dict) else None
+        raise InputError(f"not a {REPORT_FORMAT} report (format: {found!r})", Location(str(path), "format"))
+    try:
+        return Report.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"])
+        raise InputError(f"invalid report: {error['msg']}", Location(str(path), where)) from exc
