@@ -40,6 +40,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--rules", help="rule IDs or families, comma-separated (e.g. W1,W4,J)")
     parser.add_argument("--trace", type=Path, action="append", help="judge a JSONL trace file instead")
     parser.add_argument("--promise", type=Path, help="with --trace: the Promise, for pipeline order")
+    parser.add_argument("--engine", default="reference",
+                        help="reference (default) or a mutant's name (see kratix-sim mutants)")
     parser.add_argument("--format", choices=["text", "json"], default="text")
     add_report_options(parser)
     add_limit_options(parser)
@@ -85,11 +87,18 @@ def run_check(args: argparse.Namespace, limits: Limits) -> int:
     else:
         if not args.paths:
             raise InputError("give at least one scenario file or folder (or --trace FILE)")
+        from conformance.explore_command import engines
+
+        available = engines()
+        if args.engine not in available:
+            raise InputError(f"unknown engine {args.engine!r}; accepted: {', '.join(available)}")
         for path in scenario_files(args.paths, limits):
             scenario, promise = load_scenario(path, limits)
             first = scenario.spec.seed if args.seed is None else args.seed
             for seed in range(first, first + args.seeds):
-                runs.append(run_and_judge(scenario, promise, seed, rules, str(path), keep_trace=report is not None))
+                runs.append(run_and_judge(scenario, promise, seed, rules, str(path), engine=available[args.engine],
+                                          keep_trace=report is not None))
+                runs[-1].engine = args.engine
                 if report is not None:
                     report.add(runs[-1])
     if args.format == "json":
@@ -106,7 +115,8 @@ def reproduce_command(run: RunVerdicts, rule: str) -> str:
     if run.from_trace or not run.source or run.seed is None:
         return f"kratix-sim check --trace {shlex.quote(run.source or '<trace>')} --rules {rule}"
     rules = "" if rule in ("LIVENESS", "EXPECT") else f" --rules {rule}"
-    return f"kratix-sim check {shlex.quote(run.source)} --seed {run.seed} --seeds 1{rules}"
+    engine = "" if run.engine == "reference" else f" --engine {run.engine}"
+    return f"kratix-sim check {shlex.quote(run.source)} --seed {run.seed} --seeds 1{rules}{engine}"
 
 
 def to_json(runs: list[RunVerdicts]) -> dict[str, Any]:

@@ -57,7 +57,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             print(f"{state} after {tried} scenarios against {args.engine}: {', '.join(finding.rules)}")
             for verdict in finding.verdicts:
                 print(f"  {verdict.rule}: {verdict.message}")
-            print(f"shrunk scenario written to {path}\nreplay: kratix-sim check {path}")
+            engine = "" if args.engine == "reference" else f" --engine {args.engine}"
+            print(f"shrunk scenario written to {path}\nreplay: kratix-sim check {path}{engine}")
         return EXIT_FAILED if finding is not None else EXIT_OK
 
     parser.set_defaults(handler=handler)

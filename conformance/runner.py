@@ -36,6 +36,7 @@ class RunVerdicts:
     verdicts: list[Verdict] = field(default_factory=list)
     trace: Trace | None = None
     from_trace: bool = False  # judged a trace file (``check --trace``), not a simulated scenario
+    engine: str = "reference"  # the engine that ran it (a mutant's name for deliberately wrong engines)
 
 
 def _assertion(ctx: CheckContext, assertion: Assertion) -> Verdict:
@@ -72,14 +73,20 @@ def scenario_rules(scenario: Scenario, rules: tuple[str, ...]) -> tuple[str, ...
     return rules if wanted == "all" else tuple(r for r in rules if r in wanted)
 
 
+def heal_from_t(trace: Trace) -> float:
+    """Where the heal period starts: after the last fault and the last object created (a new object is a
+    change to converge from, like a fault)."""
+    return max((float(e["t"]) for e in trace.events if e["event"] in ("fault_injected", "object_created")),
+               default=0.0)
+
+
 def run_and_judge(scenario: Scenario, promise: Promise, seed: int, rules: tuple[str, ...], source: str = "",
                   engine: type[Simulation] = Simulation, keep_trace: bool = False) -> RunVerdicts:
     """Simulate the scenario plus a fault-free heal period, then judge the trace."""
     bound = heal_bound_s(scenario, promise)
     simulation = engine(scenario, seed=seed, promise=promise)
     trace = simulation.run(heal_s=bound)
-    last_fault = max((float(e["t"]) for e in trace.events if e["event"] == "fault_injected"), default=0.0)
-    verdicts = judge(trace, scenario_rules(scenario, rules), pipelines_of(promise), (last_fault, bound),
+    verdicts = judge(trace, scenario_rules(scenario, rules), pipelines_of(promise), (heal_from_t(trace), bound),
                      scenario.spec.expect.assertions)
     return RunVerdicts(scenario.name, source, seed, verdicts, trace if keep_trace else None)
 

@@ -41,7 +41,7 @@ def pipelines(draw: st.DrawFn, prefix: str, count: st.SearchStrategy[int]) -> li
     for i in range(draw(count)):
         containers = [f"step-{j}" for j in range(draw(st.integers(1, 3)))]
         policy = draw(st.sampled_from([None, "OnFailure", "Never"]))
-        backoff = draw(st.sampled_from([None, 0, 1, 2]))
+        backoff = draw(st.sampled_from([None, 0, 1, 2, 8]))  # 8 reaches the Never back-off cap (J2)
         result.append(_pipeline(f"{prefix}-{i}", containers, policy, backoff))
     return result
 
