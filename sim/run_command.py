@@ -52,9 +52,16 @@ def run_scenario(args: argparse.Namespace, limits: Limits) -> int:
         if handle is not None:
             simulation.recorder.sinks.append(JsonlSink(handle, simulation.header))
         simulation.run(horizon, progress=progress)
+    real = simulation.real_executor.summary() if simulation.real_executor is not None else None
     if args.format == "json":
-        print(json.dumps(summary.to_json(simulation.header), indent=2))
+        document = summary.to_json(simulation.header)
+        if real is not None:
+            document["executor"] = real
+        print(json.dumps(document, indent=2))
     else:
         print(summary.render_text(simulation.header, horizon))
+        if real is not None:  # wall time is never in the trace: simulated time follows the scenario's behaviour
+            print(f"\nreal executor {real['executor']}: {real['container_runs']} container runs "
+                  f"({real['failed_runs']} failed, {real['timed_out']} timed out), {real['wall_s']:.2f} s wall time")
     sys.stdout.flush()
     return EXIT_OK

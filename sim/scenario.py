@@ -137,6 +137,59 @@ class Expect(_Strict):
     assertions: list[Assertion] = Field(default_factory=list)
 
 
+ExecutorType = Literal["modelled", "process", "container"]
+EXECUTOR_TYPES: tuple[str, ...] = ExecutorType.__args__  # type: ignore[attr-defined]
+
+
+class ExecutorConfig(_Strict):
+    """How pipeline containers run (issue 6; docs/pipelines.md). ``modelled`` (the default) decides exit codes
+    from ``behaviour``; ``process`` (bubblewrap) and ``container`` (docker/podman) run the real containers
+    against the pod's volumes, while simulated time still advances by ``behaviour`` durations."""
+
+    type: ExecutorType = "modelled"
+    timeout: Seconds = 120.0  # wall-clock seconds one container may run before it is killed (exit 137)
+    mounts: list[str] = Field(default_factory=list)  # HOST:TARGET[:ro|rw]; HOST relative to the scenario file
+    externalMounts: list[str] = Field(default_factory=list)  # TARGETs: a fresh read-write directory per run
+    # process executor
+    bwrap: str = "bwrap"
+    rootfs: str | None = None  # a root directory (e.g. busybox) instead of the host's /usr
+    entrypoints: dict[str, list[str]] = Field(default_factory=dict)  # image -> command (no ENTRYPOINT here)
+    clock: Literal["wall", "simulated"] = "wall"  # simulated: scripts see the simulated time (libfaketime)
+    # container executor
+    engine: str = "podman"
+    engineOptions: list[str] = Field(default_factory=list)
+    runOptions: list[str] = Field(default_factory=list)
+    network: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExecutorConfig:
+        if self.timeout <= 0:
+            raise ValueError("timeout must be positive")
+        for target in self.externalMounts:
+            if not target.startswith("/"):
+                raise ValueError(f"externalMounts: {target!r} must be an absolute path in the container")
+        for spec in self.mounts:
+            parts = spec.split(":")
+            if len(parts) not in (2, 3) or not parts[0] or not parts[1].startswith("/") \
+                    or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
+                raise ValueError(f"mounts: invalid mount {spec!r}: use HOST:TARGET, HOST:TARGET:ro or "
+                                 "HOST:TARGET:rw with an absolute TARGET")
+        if self.clock == "simulated" and self.type != "process":
+            raise ValueError("clock: simulated needs the process executor (libfaketime)")
+        if self.clock == "simulated" and self.rootfs is not None:
+            raise ValueError("clock: simulated needs the host root (libfaketime does not work with a rootfs)")
+        return self
+
+
+def _executor_shorthand(value: Any) -> Any:
+    """``executor: process`` is short for ``executor: {type: process}``."""
+    return {"type": value} if isinstance(value, str) else value
+
+
+EXECUTOR_SCHEMA = {"anyOf": [{"enum": list(EXECUTOR_TYPES)}, ExecutorConfig.model_json_schema()]}
+ExecutorSetting = Annotated[ExecutorConfig, BeforeValidator(_executor_shorthand), WithJsonSchema(EXECUTOR_SCHEMA)]
+
+
 class ScenarioSpec(_Strict):
     seed: int = 7
     duration: Seconds = 36000.0
@@ -146,6 +199,7 @@ class ScenarioSpec(_Strict):
     behaviour: Behaviour = Behaviour()
     faults: list[Fault] = Field(default_factory=list)
     expect: Expect = Expect()
+    executor: ExecutorSetting = ExecutorConfig()
 
 
 class Metadata(_Strict):

@@ -26,7 +26,7 @@ def checker(rule: str) -> Callable[[Checker], Checker]:
 
 
 def _load_all() -> None:
-    from conformance.checkers import controller, delete, jobs, workflow  # noqa: F401
+    from conformance.checkers import controller, delete, idempotency, jobs, workflow  # noqa: F401
 
 
 def run_checkers(ctx: CheckContext, rules: Iterable[str]) -> list[Verdict]:
