@@ -2,7 +2,8 @@
 
 Converged means: removed; or no Job of it running and its configure workflow completed, halted waiting for
 a trigger (W4), suspended waiting for a resume (C1) or paused; a deleting object converges when it is gone
-or explicitly stuck (D4: DeleteWorkflowFailed). A liveness failure is reported apart from safety failures.
+or explicitly stuck (D4: DeleteWorkflowFailed); a resource whose Promise's workflow halted or is paused
+converges too (W13: it waits for its Promise). A liveness failure is reported apart from safety failures.
 """
 
 from __future__ import annotations
@@ -67,6 +68,20 @@ def _apply(state: _State, event: Event) -> None:
         state.removed = True
 
 
+def _settled(key: str, state: _State, states: dict[str, _State], ctx: CheckContext) -> bool:
+    """Converged, or a resource blocked upstream: its Promise's workflow halted or is paused/suspended (W13
+    gates the resource until the Promise's workflow completes), with nothing of its own running."""
+    if state.converged():
+        return True
+    if key.startswith("promise/") or state.running or state.deleting:
+        return False
+    promise = states.get(f"promise/{ctx.promise_of(key)}")
+    if promise is None or promise.running:
+        return False
+    halted = promise.configure is not None and promise.configure[1] in SETTLED_REASONS
+    return halted or bool({PAUSED, SUSPENDED} & promise.labels)
+
+
 def check_liveness(ctx: CheckContext, heal_from_t: float, bound_s: float) -> Verdict:
     """Every object must be converged at some instant in [heal_from_t, heal_from_t + bound_s]."""
     deadline = heal_from_t + bound_s
@@ -91,10 +106,10 @@ def check_liveness(ctx: CheckContext, heal_from_t: float, bound_s: float) -> Ver
             i += 1
         if t >= heal_from_t:
             for key, state in states.items():
-                if key not in converged_at and state.converged():
+                if key not in converged_at and _settled(key, state, states, ctx):
                     converged_at[key] = t
     for key, state in states.items():  # the state at the deadline is inside the window too
-        if key not in converged_at and state.converged():
+        if key not in converged_at and _settled(key, state, states, ctx):
             converged_at[key] = deadline
     for key in sorted(states):
         if key not in converged_at:

@@ -159,3 +159,23 @@ def test_check_picks_scenarios_by_kind_in_a_folder() -> None:
     result = cli("check", "scenarios/promises")
     assert result.returncode == 2
     assert "no scenario files" in result.stderr
+
+
+def test_liveness_accepts_a_resource_blocked_by_its_halted_promise() -> None:
+    """LIVENESS/W13: a resource waiting for a Promise whose workflow halted has settled; it is not stuck."""
+    b = TraceBuilder()
+    b.at(0).event("controller_started")
+    b.at(0).event("object_created", object="promise/p", workflow="promise")
+    b.at(0).event("object_created", object="default/r", workflow="resource")
+    b.at(0).event("job_created", object="promise/p", job="pj", pipeline="p", pipeline_index=0, action="configure")
+    b.at(20).event("job_failed", object="promise/p", job="pj")
+    b.at(20).event("condition_set", object="promise/p", type="ConfigureWorkflowCompleted", status="False",
+                   reason="ConfigureWorkflowFailed")
+    b.at(500).event("simulation_ended")
+    assert check_liveness(b.context(), heal_from_t=0, bound_s=100).result == "pass"
+    running = TraceBuilder()
+    running.at(0).event("object_created", object="promise/p", workflow="promise")
+    running.at(0).event("object_created", object="default/r", workflow="resource")
+    running.at(0).event("job_created", object="promise/p", job="pj", pipeline="p", pipeline_index=0)
+    running.at(500).event("simulation_ended")
+    assert check_liveness(running.context(), heal_from_t=0, bound_s=100).result == "fail"
