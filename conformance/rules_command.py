@@ -15,6 +15,7 @@ from sim.errors import EXIT_FAILED, EXIT_OK
 
 def coverage() -> list[dict[str, Any]]:
     """One row per rule: its kind and the code that judges it (empty when nothing does yet)."""
+    from conformance.idempotency.matrix import RUN_RULES
     from sim.validation import RULE_CHECKS
 
     checkers = registered()
@@ -25,6 +26,8 @@ def coverage() -> list[dict[str, Any]]:
             covered_by.append(f"checker {checkers[rule.id].__module__}.{checkers[rule.id].__name__}")
         if rule.id in RULE_CHECKS:
             covered_by.append(f"validator sim.validation.{RULE_CHECKS[rule.id].__name__}")
+        if rule.id in RUN_RULES:
+            covered_by.append("idempotency matrix (kratix-sim idempotency)")
         rows.append({"id": rule.id, "title": rule.title, "kind": rule.kind, "source": rule.source,
                      "covered_by": covered_by})
     return rows

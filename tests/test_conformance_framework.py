@@ -179,3 +179,14 @@ def test_liveness_accepts_a_resource_blocked_by_its_halted_promise() -> None:
     running.at(0).event("job_created", object="promise/p", job="pj", pipeline="p", pipeline_index=0)
     running.at(500).event("simulation_ended")
     assert check_liveness(running.context(), heal_from_t=0, bound_s=100).result == "fail"
+
+
+def test_rules_command_shows_every_rule_covered() -> None:
+    """kratix-sim rules: no trace-checkable rule (nor any other) without a checker, validator or check."""
+    result = cli("rules", "--format", "json")
+    assert result.returncode == 0, result.stdout
+    data = json.loads(result.stdout)
+    assert data["uncovered"] == []
+    by_id = {r["id"]: r for r in data["rules"]}
+    assert all(any(c.startswith("checker ") for c in by_id[r]["covered_by"]) for r in TRACE_RULES)
+    assert by_id["V7"]["covered_by"] == ["validator sim.validation.check_single_delete_pipeline"]
