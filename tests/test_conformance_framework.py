@@ -190,3 +190,13 @@ def test_rules_command_shows_every_rule_covered() -> None:
     by_id = {r["id"]: r for r in data["rules"]}
     assert all(any(c.startswith("checker ") for c in by_id[r]["covered_by"]) for r in TRACE_RULES)
     assert by_id["V7"]["covered_by"] == ["validator sim.validation.check_single_delete_pipeline"]
+
+
+def test_explore_finds_nothing_against_the_reference_ci_profile(tmp_path: Path) -> None:
+    """explore, CI profile: 200 generated scenarios, every checker and liveness, and the reference passes all.
+    (The full run, 2000 examples, is a README command with its last result recorded.)"""
+    result = cli("explore", "--examples", "200", "--seed", "0", "--out", str(tmp_path), "--format", "json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(result.stdout)
+    assert (data["found"], data["examples_tried"]) == (False, 200)
+    assert list(tmp_path.iterdir()) == []
