@@ -31,7 +31,7 @@ def _commands() -> list[tuple[str, Callable[[argparse._SubParsersAction[argparse
         report_command,
         rules_command,
     )
-    from sim import run_command, schema_command, validation
+    from sim import run_command, schema_command, sweep_command, validation
 
     return [
         ("validate", validation.add_parser),
@@ -44,6 +44,7 @@ def _commands() -> list[tuple[str, Callable[[argparse._SubParsersAction[argparse
         ("report", report_command.add_parser),
         ("pipeline", pipeline_command.add_parser),
         ("schema", schema_command.add_parser),
+        ("sweep", sweep_command.add_parser),
     ]
 
 

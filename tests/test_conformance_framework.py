@@ -200,3 +200,39 @@ def test_explore_finds_nothing_against_the_reference_ci_profile(tmp_path: Path) 
     data = json.loads(result.stdout)
     assert (data["found"], data["examples_tried"]) == (False, 200)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_scenario_library_passes_check_with_five_seeds() -> None:
+    """Issue 5 acceptance: `kratix-sim check scenarios/ --seeds 5` passes (nothing fails)."""
+    result = cli("check", "scenarios/", "--seeds", "5", "--format", "json")
+    assert result.returncode == 0, result.stdout[-3000:]
+    summary = json.loads(result.stdout)["summary"]
+    assert summary["fail"] == 0 and summary["runs"] >= 5 * 20
+
+
+def test_the_scenario_schema_accepts_the_library_and_rejects_unknown_keys() -> None:
+    """kratix-sim schema scenario: a JSON Schema editors can use; every library scenario validates."""
+    import jsonschema
+    import yaml
+
+    from sim.scenario_loader import scenario_documents
+
+    result = cli("schema", "scenario")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    validator = jsonschema.Draft202012Validator(schema)
+    files = [p for p in sorted((ROOT / "scenarios").glob("*.yaml")) if scenario_documents(p)]
+    assert len(files) >= 16
+    for path in files:
+        validator.validate(yaml.safe_load(path.read_text()))
+    bad = yaml.safe_load(QUICKSTART.read_text())
+    bad["spec"]["surprise"] = 1
+    assert not validator.is_valid(bad)
+
+
+def test_sim_run_is_the_python_api() -> None:
+    """sim.run(scenario, seed=...) -> Trace, the same bytes as the Simulation class gives."""
+    import sim
+
+    scenario, promise = load_scenario(QUICKSTART)
+    assert sim.run(scenario, seed=3).to_jsonl() == Simulation(scenario, seed=3, promise=promise).run().to_jsonl()
