@@ -20,17 +20,17 @@ from sim.scenario import Scenario
 from sim.yamlio import DEFAULT_LIMITS, Limits, PathKey, SourceMap, YamlDocument, format_path, load_file
 
 
-def _inner_model(annotation: Any, step: str | int) -> Any:
+def annotation_below(annotation: Any, step: str | int) -> Any:
     """The annotation one step below ``annotation`` (a model field, a list item or a dict value)."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(annotation):
-            found = _inner_model(arg, step)
+            found = annotation_below(arg, step)
             if found is not None:
                 return found
         return None
     if origin is typing.Annotated:
-        return _inner_model(typing.get_args(annotation)[0], step)
+        return annotation_below(typing.get_args(annotation)[0], step)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         if not isinstance(step, str):
             return None
@@ -48,7 +48,7 @@ def _inner_model(annotation: Any, step: str | int) -> Any:
 def _model_at(path: PathKey) -> type[BaseModel] | None:
     annotation: Any = Scenario
     for step in path:
-        annotation = _inner_model(annotation, step)
+        annotation = annotation_below(annotation, step)
         if annotation is None:
             return None
     origin_args = [annotation, *typing.get_args(annotation)]
@@ -66,7 +66,7 @@ def _literal_values(path: PathKey) -> list[str] | None:
     """The values a ``Literal`` field at ``path`` accepts (e.g. the fault kinds), or None."""
     annotation: Any = Scenario
     for step in path:
-        annotation = _inner_model(annotation, step)
+        annotation = annotation_below(annotation, step)
         if annotation is None:
             return None
     while typing.get_origin(annotation) is typing.Annotated:
@@ -76,7 +76,7 @@ def _literal_values(path: PathKey) -> list[str] | None:
     return None
 
 
-def _explain(exc: ValidationError, source: SourceMap) -> InputError:
+def explain_validation_error(exc: ValidationError, source: SourceMap) -> InputError:
     error = exc.errors()[0]
     path: PathKey = tuple(p for p in error["loc"] if isinstance(p, str | int))
     message = error["msg"]
@@ -205,7 +205,7 @@ def load_scenario(path: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Scenario
     try:
         scenario = Scenario.model_validate(doc.data).with_base_dir(path.parent)
     except ValidationError as exc:
-        raise _explain(exc, doc.source) from exc
+        raise explain_validation_error(exc, doc.source) from exc
     promise = resolve_scenario_promise(scenario, doc.source)
     check_against_promise(scenario, promise, doc.source)
     return scenario, promise

@@ -28,9 +28,9 @@ from sim.metrics import METRICS
 from sim.model.promise import Promise
 from sim.scenario import Scenario
 from sim.scenario_loader import (
-    _explain,
-    _inner_model,
+    annotation_below,
     check_against_promise,
+    explain_validation_error,
     key_path_at,
     load_scenario,
     resolve_scenario_promise,
@@ -119,7 +119,7 @@ def _explain_experiment(exc: ValidationError, source: SourceMap) -> InputError:
 def _model_at(path: PathKey) -> type[BaseModel] | None:
     annotation: Any = Experiment
     for step in path:
-        annotation = _inner_model(annotation, step)
+        annotation = annotation_below(annotation, step)
         if annotation is None:
             return None
     for candidate in (annotation, *typing.get_args(annotation)):
@@ -191,7 +191,7 @@ def _base_scenario(loaded_path: Path, experiment: Experiment, source: SourceMap,
     try:
         scenario = Scenario.model_validate(data).with_base_dir(inline.base_dir)
     except ValidationError as exc:
-        raise _explain(exc, inline.source) from exc
+        raise explain_validation_error(exc, inline.source) from exc
     promise = resolve_scenario_promise(scenario, inline.source)
     check_against_promise(scenario, promise, inline.source)
     return inline
@@ -340,7 +340,7 @@ def _point_scenario(data: dict[str, Any], base: _Base, promises: dict[str, Promi
     try:
         scenario = Scenario.model_validate(data).with_base_dir(base.base_dir)
     except ValidationError as exc:
-        raise _explain(exc, base.source) from exc
+        raise explain_validation_error(exc, base.source) from exc
     key = json.dumps(scenario.spec.promise, sort_keys=True)
     if key not in promises:
         promises[key] = resolve_scenario_promise(scenario, base.source)
