@@ -8,7 +8,7 @@ from typing import Any
 import simpy
 
 from conformance.mutants.base import MutantSimulation, mutant
-from sim.cluster.kube import KILLED_EXIT_CODE, JobRunner, _KubeletBackoff, _ms, _Pod, _Running
+from sim.cluster.kube import KILLED_EXIT_CODE, JobRunner, _KubeletBackoff, _ms, _Pod
 from sim.cluster.objects import Job
 from sim.executors.base import PodVolumes
 from sim.model.promise import Pipeline
@@ -126,20 +126,7 @@ class _WholePodRunner(JobRunner):
             for step in self._steps(job, pipeline):
                 name = step if isinstance(step, str) else step.name
                 attempt = attempts[name] = attempts.get(name, 0) + 1
-                self.running[job.name] = _Running(pod.name, name, attempt)
-                self.cluster.emit("container_started", object=job.object_key, job=job.name, pod=pod.name,
-                                  pipeline=job.pipeline, container=name, attempt=attempt)
-                exit_code, reason, duration_ms = self._execute(job, pipeline, step, attempt, volumes)
-                yield self.env.timeout(duration_ms)
-                obj = self.cluster.objects.get(job.object_key)
-                if isinstance(step, str) and step != "reader":
-                    exit_code, reason = self._kratix_step(step, job, obj, volumes)
-                elif step == "reader":
-                    self.steps.reader(obj, volumes)
-                del self.running[job.name]
-                self.cluster.emit("container_exited", object=job.object_key, job=job.name, pod=pod.name,
-                                  pipeline=job.pipeline, container=name, attempt=attempt, exit_code=exit_code,
-                                  reason=reason)
+                exit_code = yield from self._run_step(job, pipeline, pod, step, attempt, volumes)
                 if exit_code != 0:
                     failed = name
                     break

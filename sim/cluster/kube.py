@@ -145,33 +145,38 @@ class JobRunner:
 
     def _run_pod(self, job: Job, pipeline: Pipeline | None, pod: _Pod) -> Generator[Any, Any, bool]:
         """Run one pod; True when every step exited 0, False when the pod failed (Never)."""
-        obj = self.cluster.objects.get(job.object_key)
         volumes = PodVolumes(input_object={})
         for step in self._steps(job, pipeline):
             name = step if isinstance(step, str) else step.name
             attempt = 0
             while True:
                 attempt += 1
-                self.running[job.name] = _Running(pod.name, name, attempt)
-                self.cluster.emit("container_started", object=job.object_key, job=job.name, pod=pod.name,
-                                  pipeline=job.pipeline, container=name, attempt=attempt)
-                exit_code, reason, duration_ms = self._execute(job, pipeline, step, attempt, volumes)
-                yield self.env.timeout(duration_ms)
-                obj = self.cluster.objects.get(job.object_key)
-                if isinstance(step, str) and step != "reader":
-                    exit_code, reason = self._kratix_step(step, job, obj, volumes)
-                elif step == "reader":
-                    self.steps.reader(obj, volumes)
-                del self.running[job.name]
-                self.cluster.emit("container_exited", object=job.object_key, job=job.name, pod=pod.name,
-                                  pipeline=job.pipeline, container=name, attempt=attempt, exit_code=exit_code,
-                                  reason=reason)
+                exit_code = yield from self._run_step(job, pipeline, pod, step, attempt, volumes)
                 if exit_code == 0:
                     break
                 if job.restart_policy == "Never":
                     return False
                 yield from self._restart_in_place(job, pod, name)
         return True
+
+    def _run_step(self, job: Job, pipeline: Pipeline | None, pod: _Pod, step: str | Container, attempt: int,
+                  volumes: PodVolumes) -> Generator[Any, Any, int]:
+        """One execution of one step (W2): started, its run time, what a Kratix step does, exited."""
+        name = step if isinstance(step, str) else step.name
+        self.running[job.name] = _Running(pod.name, name, attempt)
+        self.cluster.emit("container_started", object=job.object_key, job=job.name, pod=pod.name,
+                          pipeline=job.pipeline, container=name, attempt=attempt)
+        exit_code, reason, duration_ms = self._execute(job, pipeline, step, attempt, volumes)
+        yield self.env.timeout(duration_ms)
+        obj = self.cluster.objects.get(job.object_key)
+        if isinstance(step, str) and step != "reader":
+            exit_code, reason = self._kratix_step(step, job, obj, volumes)
+        elif step == "reader":
+            self.steps.reader(obj, volumes)
+        del self.running[job.name]
+        self.cluster.emit("container_exited", object=job.object_key, job=job.name, pod=pod.name,
+                          pipeline=job.pipeline, container=name, attempt=attempt, exit_code=exit_code, reason=reason)
+        return exit_code
 
     def _execute(self, job: Job, pipeline: Pipeline | None, step: str | Container, attempt: int,
                  volumes: PodVolumes) -> tuple[int, str | None, int]:
