@@ -31,7 +31,7 @@ def _commands() -> list[tuple[str, Callable[[argparse._SubParsersAction[argparse
         report_command,
         rules_command,
     )
-    from sim import run_command, schema_command, sweep_command, validation
+    from sim import bench_command, run_command, schema_command, sweep_command, validation
 
     return [
         ("validate", validation.add_parser),
@@ -45,6 +45,7 @@ def _commands() -> list[tuple[str, Callable[[argparse._SubParsersAction[argparse
         ("pipeline", pipeline_command.add_parser),
         ("schema", schema_command.add_parser),
         ("sweep", sweep_command.add_parser),
+        ("bench", bench_command.add_parser),
     ]
 
 

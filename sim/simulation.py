@@ -95,6 +95,8 @@ class Simulation:
         self.rng = Rng(self.seed)
         self.promise = promise if promise is not None else resolve_promise(scenario)
         self.promise_revision = 0
+        self._names_of: Promise | None = None  # the Promise ``_names`` were computed from
+        self._names: dict[tuple[str, str], tuple[str, ...]] = {}
         self.global_interval_s = config.reconciliationInterval
         raf = config.reconcileAfterFailure if self.profile.reconcile_after_failure_configurable else None
         self.reconcile_after_failure = self.profile.reconcile_after_failure_default if raf is None else raf
@@ -159,7 +161,13 @@ class Simulation:
         return pipelines[:1] if action == "delete" else pipelines  # D1: only the first delete Pipeline runs
 
     def pipeline_names(self, promise_name: str, workflow: WorkflowType, action: WorkflowAction) -> tuple[str, ...]:
-        return tuple(p.name for p in self.pipelines(workflow, action))
+        """The names of ``pipelines(workflow, action)``, computed once per Promise (an update replaces it)."""
+        if self._names_of is not self.promise:
+            self._names_of, self._names = self.promise, {}
+        names = self._names.get((workflow, action))
+        if names is None:
+            names = self._names[(workflow, action)] = tuple(p.name for p in self.pipelines(workflow, action))
+        return names
 
     def promise_hash(self) -> str:
         promise = self.promise_object(self.promise.name)

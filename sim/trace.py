@@ -21,9 +21,13 @@ Event = dict[str, Any]
 Sink = Callable[[Event], None]
 
 
+# What ``json.dumps(event, separators=(",", ":"), ensure_ascii=False)`` builds on every call, built once.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def encode(event: Event) -> str:
     """One JSONL line: compact, insertion-ordered, UTF-8 kept as is."""
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODE(event)
 
 
 def seconds(ms: int) -> int | float:
@@ -116,10 +120,14 @@ class Recorder:
 
     def emit(self, event: str, **fields: Any) -> Event:
         self._seq += 1
-        record: Event = {"seq": self._seq, "t": seconds(self._now_ms()), "event": event}
-        for key, value in fields.items():
-            if value is not None:
-                record[key] = value
+        ms = self._now_ms()
+        record: Event = {"seq": self._seq, "t": ms // 1000 if ms % 1000 == 0 else ms / 1000, "event": event}
+        if None in fields.values():  # absent fields are left out
+            for key, value in fields.items():
+                if value is not None:
+                    record[key] = value
+        else:
+            record.update(fields)
         for sink in self.sinks:
             sink(record)
         return record
@@ -133,4 +141,4 @@ class JsonlSink:
         handle.write(encode(header) + "\n")
 
     def __call__(self, event: Event) -> None:
-        self.handle.write(encode(event) + "\n")
+        self.handle.write(_ENCODE(event) + "\n")

@@ -42,14 +42,13 @@ class Cluster:
         self.works: dict[str, dict[str, Work]] = {}  # object key -> pipeline -> Work
         self.watchers: list[Watch] = []
         self.job_watchers: list[Callable[[Job], None]] = []
+        # Every change is a trace event: the recorder's own ``emit``, bound once (no wrapper call per event).
+        self.emit: Callable[..., Any] = recorder.emit
 
     # -- watches -------------------------------------------------------------------------------------
     def notify(self, key: str) -> None:
         for watch in self.watchers:
             watch(key)
-
-    def emit(self, event: str, **fields: Any) -> None:
-        self.recorder.emit(event, **fields)
 
     # -- objects -------------------------------------------------------------------------------------
     def create(self, obj: KObject) -> None:

@@ -6,6 +6,7 @@ becomes a trace event and a watch notification.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -42,9 +43,13 @@ JobState = Literal["running", "complete", "failed", "suspended"]
 Phase = Literal["Pending", "Running", "Succeeded", "Failed", "Suspended"]
 
 
+# What ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` builds per call, built once.
+_GO_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def go_json(value: Any) -> str:
     """JSON as Go's ``json.Marshal`` writes a map: sorted keys, compact, HTML characters escaped."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _GO_ENCODE(value)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -57,6 +62,7 @@ def spec_hash(spec: Any) -> str:
     return md5_hex(go_json(spec))
 
 
+@functools.lru_cache(maxsize=65_536)
 def combined_hash(promise_spec_hash: str, resource_spec_hash: str) -> str:
     """W5: ``kratix.io/hash`` of a resource Job = md5(md5(promise.spec) + "-" + md5(resource.spec))."""
     return md5_hex(f"{promise_spec_hash}-{resource_spec_hash}")

@@ -1,0 +1,63 @@
+"""``kratix-sim bench`` (issue 9): ``--quick`` works and reports every case in the documented JSON shape.
+The goals themselves are not tested here (they are marked pass/short by ``bench``; docs/performance.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sim.bench import CASES, GOALS, fleet_scenario, format_text, run_bench, run_fleet
+from sim.cli import main
+from sim.simulation import Simulation
+
+
+def test_bench_quick_json_has_every_case(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--format", "json", "--out", str(out)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    written = json.loads(out.read_text(encoding="utf-8"))
+    assert printed["cases"].keys() == written["cases"].keys() == set(CASES)
+    assert printed["machine"]["quick"] is True
+    assert printed["machine"]["cpus"] >= 1
+    for name, case in printed["cases"].items():
+        assert isinstance(case["value"], int | float) and case["value"] > 0, name
+        assert isinstance(case["unit"], str) and case["unit"], name
+        for goal in case.get("goals", []):
+            assert isinstance(goal["met"], bool) and goal["goal"], name
+        assert ("goals" in case) == (name in GOALS), name
+    engine = printed["cases"]["engine_rate"]
+    assert engine["ratio_to_simpy_floor"] == pytest.approx(engine["value"] / printed["cases"]["simpy_floor"]["value"])
+    for name in ("fleet_1k", "fleet_10k"):
+        fleet = printed["cases"][name]
+        assert fleet["events"] > 0 and fleet["peak_rss_bytes"] > 0 and fleet["sim_s_per_wall_s"] > 0
+    assert printed["cases"]["fleet_10k"]["resources"] > printed["cases"]["fleet_1k"]["resources"]
+
+
+def test_bench_text_marks_goals() -> None:
+    result = run_bench(quick=True, only=("simpy_floor", "engine_rate"))
+    text = format_text(result)
+    assert "simpy_floor" in text and "engine_rate" in text
+    assert ("pass" in text) or ("short" in text)
+
+
+def test_fleet_scenario_shape() -> None:
+    """1 Promise, 2 configure Pipelines x 2 containers and a delete Pipeline; 10h interval; restarts every 24h."""
+    scenario = fleet_scenario(3, days=1)
+    simulation = Simulation(scenario)
+    configure = simulation.pipelines("resource", "configure")
+    assert [len(p.spec.containers) for p in configure] == [2, 2]
+    assert len(simulation.pipelines("resource", "delete")) == 1
+    assert scenario.spec.kratix.reconciliationInterval == 36_000
+    assert scenario.spec.behaviour.default.failureProbability == 0.01
+    assert [(f.kind, f.every) for f in scenario.spec.faults] == [("controller-restart", 86_400)]
+    assert scenario.spec.resources[0].count == 3
+
+
+def test_run_fleet_streams_metrics_and_writes_trace(tmp_path: Path) -> None:
+    trace = tmp_path / "t.jsonl"
+    result = run_fleet(2, 0.5, trace)
+    lines = trace.read_text(encoding="utf-8").splitlines()
+    assert result["events"] == len(lines) - 1  # the header line
+    assert result["jobs"] > 0 and result["wall_s"] > 0
