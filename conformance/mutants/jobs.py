@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-import simpy
-
 from conformance.mutants.base import MutantSimulation, mutant
-from sim.cluster.kube import KILLED_EXIT_CODE, JobRunner, _KubeletBackoff, _ms, _Pod
+from sim.cluster.kube import JobRunner, _Pod
 from sim.cluster.objects import Job
 from sim.executors.base import PodVolumes
 from sim.model.promise import Pipeline
@@ -17,20 +15,8 @@ from sim.profiles import Profile, with_timing
 
 # -- J1 -------------------------------------------------------------------------------------------------
 class _OffByOneRunner(JobRunner):
-    def _restart_in_place(self, job: Job, pod: _Pod, container: str) -> Generator[Any, Any, None]:
-        now = int(self.env.now)
-        backoff = pod.backoff.setdefault(container, _KubeletBackoff())
-        if backoff.failures and now - backoff.last_failure_ms > _ms(self.timing.kubelet_backoff_reset_s):
-            backoff.failures = 0
-        backoff.failures += 1
-        backoff.last_failure_ms = now
-        delay_s = 0.0 if backoff.failures == 1 else min(
-            self.timing.kubelet_backoff_base_s * 2 ** (backoff.failures - 2), self.timing.kubelet_backoff_cap_s)
-        pod.restarts += 1
-        if pod.restarts > job.backoff_limit:  # the reference: >= (and > 0 when the limit is 0)
-            delay_ms = _ms(delay_s + self.timing.job_sync_batch_s)
-            self.env.process(self._end_later(job, delay_ms, "failed", "BackoffLimitExceeded"))
-        yield self.env.timeout(_ms(delay_s))
+    def _restart_limit_reached(self, job: Job, restarts: int) -> bool:
+        return restarts > job.backoff_limit  # the reference: >= (and > 0 when the limit is 0)
 
 
 @mutant("onfailure-limit-off-by-one", "J1")
@@ -43,35 +29,8 @@ class OnFailureLimitOffByOne(MutantSimulation):
 
 # -- J2 -------------------------------------------------------------------------------------------------
 class _ConstantBackoffRunner(JobRunner):
-    def _run_job(self, job: Job) -> Generator[Any, Any, None]:
-        try:
-            pipeline = self.pipeline_of(job)
-            while job.running:
-                job.pod_count += 1
-                pod = _Pod(f"{job.name}-{self.rng.suffix()}")
-                self.cluster.emit("pod_created", object=job.object_key, job=job.name, pod=pod.name,
-                                  pipeline=job.pipeline, attempt=job.pod_count)
-                succeeded = yield from self._run_pod(job, pipeline, pod)
-                if not job.running:
-                    return
-                if succeeded:
-                    yield self.env.timeout(_ms(self.timing.job_sync_batch_s))
-                    self.cluster.finish_job(job, "complete")
-                    return
-                job.failed_pods += 1
-                if job.failed_pods > job.backoff_limit:
-                    yield self.env.timeout(_ms(self.timing.job_sync_batch_s))
-                    self.cluster.finish_job(job, "failed", "BackoffLimitExceeded")
-                    return
-                yield self.env.timeout(_ms(self.timing.job_backoff_base_s))  # no doubling
-        except simpy.Interrupt:
-            running = self.running.pop(job.name, None)
-            if running is not None:
-                self.cluster.emit("container_exited", object=job.object_key, job=job.name, pod=running.pod,
-                                  container=running.container, attempt=running.attempt,
-                                  exit_code=KILLED_EXIT_CODE, reason="Killed")
-        finally:
-            self.procs.pop(job.name, None)
+    def _pod_backoff_s(self, consecutive_failures: int) -> float:
+        return self.timing.job_backoff_base_s  # no doubling
 
 
 @mutant("never-backoff-constant", "J2")
@@ -91,21 +50,9 @@ class NeverBackoffUncapped(MutantSimulation):
 
 
 class _JobScheduleKubeletRunner(JobRunner):
-    def _restart_in_place(self, job: Job, pod: _Pod, container: str) -> Generator[Any, Any, None]:
-        now = int(self.env.now)
-        backoff = pod.backoff.setdefault(container, _KubeletBackoff())
-        if backoff.failures and now - backoff.last_failure_ms > _ms(self.timing.kubelet_backoff_reset_s):
-            backoff.failures = 0
-        backoff.failures += 1
-        backoff.last_failure_ms = now
+    def _kubelet_delay_s(self, failures: int) -> float:
         # the Job controller's schedule: base * 2^(n-1), capped at 600 s; the reference restarts at once first
-        delay_s = min(self.timing.job_backoff_base_s * 2 ** (backoff.failures - 1), self.timing.job_backoff_cap_s)
-        pod.restarts += 1
-        limit_reached = pod.restarts > 0 if job.backoff_limit == 0 else pod.restarts >= job.backoff_limit
-        if limit_reached:
-            delay_ms = _ms(delay_s + self.timing.job_sync_batch_s)
-            self.env.process(self._end_later(job, delay_ms, "failed", "BackoffLimitExceeded"))
-        yield self.env.timeout(_ms(delay_s))
+        return min(self.timing.job_backoff_base_s * 2.0 ** (failures - 1), self.timing.job_backoff_cap_s)
 
 
 @mutant("onfailure-uses-job-backoff", "J2")

@@ -123,9 +123,7 @@ class JobRunner:
                     yield self.env.timeout(_ms(self.timing.job_sync_batch_s))
                     self.cluster.finish_job(job, "failed", "BackoffLimitExceeded")
                     return
-                delay = min(self.timing.job_backoff_base_s * 2 ** (consecutive_failures - 1),
-                            self.timing.job_backoff_cap_s)
-                yield self.env.timeout(_ms(max(delay, self.timing.job_backoff_min_s)))
+                yield self.env.timeout(_ms(self._pod_backoff_s(consecutive_failures)))
         except simpy.Interrupt:
             running = self.running.pop(job.name, None)
             if running is not None:
@@ -134,6 +132,21 @@ class JobRunner:
                                   exit_code=KILLED_EXIT_CODE, reason="Killed")
         finally:
             self.procs.pop(job.name, None)
+
+    def _pod_backoff_s(self, consecutive_failures: int) -> float:
+        """J2, Never: the Job controller's delay before the next pod after the n-th consecutive failure."""
+        delay = min(self.timing.job_backoff_base_s * 2.0 ** (consecutive_failures - 1), self.timing.job_backoff_cap_s)
+        return max(delay, self.timing.job_backoff_min_s)
+
+    def _restart_limit_reached(self, job: Job, restarts: int) -> bool:
+        """J1, OnFailure: the pod's summed restart count reaches backoffLimit (> 0 when the limit is 0)."""
+        return restarts > 0 if job.backoff_limit == 0 else restarts >= job.backoff_limit
+
+    def _kubelet_delay_s(self, failures: int) -> float:
+        """J2, OnFailure: the kubelet's delay before the n-th restart of a container (the first is immediate)."""
+        if failures == 1:
+            return 0.0
+        return min(self.timing.kubelet_backoff_base_s * 2.0 ** (failures - 2), self.timing.kubelet_backoff_cap_s)
 
     # -- the kubelet ---------------------------------------------------------------------------------
     def _steps(self, job: Job, pipeline: Pipeline | None) -> list[str | Container]:
@@ -210,11 +223,9 @@ class JobRunner:
             backoff.failures = 0
         backoff.failures += 1
         backoff.last_failure_ms = now
-        delay_s = 0.0 if backoff.failures == 1 else min(
-            self.timing.kubelet_backoff_base_s * 2 ** (backoff.failures - 2), self.timing.kubelet_backoff_cap_s)
+        delay_s = self._kubelet_delay_s(backoff.failures)
         pod.restarts += 1
-        limit_reached = pod.restarts > 0 if job.backoff_limit == 0 else pod.restarts >= job.backoff_limit
-        if limit_reached:
+        if self._restart_limit_reached(job, pod.restarts):
             delay_ms = _ms(delay_s + self.timing.job_sync_batch_s)
             self.env.process(self._end_later(job, delay_ms, "failed", "BackoffLimitExceeded"))
         yield self.env.timeout(_ms(delay_s))
