@@ -1,6 +1,8 @@
 """``kratix-sim check``: run scenarios for N seeds and judge every trace by the rules (or judge a trace file).
 
-Exit 0 when nothing fails (unknown allowed), 1 on any failure (safety, liveness or expectation), 2 bad input.
+Exit 0 when nothing fails (unknown allowed), 1 on any failure (safety, liveness or expectation), 2 bad input,
+3 when a run crashed kratix-sim itself: the other runs still run, and the crashed one is a failing ``HARNESS``
+verdict in the output and the reports (never a pass), with the command that reproduces it.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from tabulate import tabulate
 
 from conformance.report.check import CheckReport, add_report_options
 from conformance.rules import RULES_BY_ID, select
-from conformance.runner import RunVerdicts, judge_trace_file, run_and_judge
+from conformance.runner import HARNESS, RunVerdicts, crashed_run, judge_trace_file, run_and_judge
 from conformance.verdict import Verdict, worst
-from sim.errors import EXIT_FAILED, EXIT_OK, InputError, Location
+from sim.errors import EXIT_FAILED, EXIT_OK, HarnessError, InputError, Location, harness_errors
 from sim.model.loader import load_promise
 from sim.scenario_loader import load_scenario, scenario_documents
 from sim.trace import Trace
@@ -75,15 +77,16 @@ def run_check(args: argparse.Namespace, limits: Limits) -> int:
     if args.seeds < 1:
         raise InputError("--seeds must be at least 1")
     runs: list[RunVerdicts] = []
+    crashes: list[HarnessError] = []
     report = CheckReport.wanted(args, rules)
     if args.trace:
         if args.paths:
             raise InputError("give scenarios or --trace, not both")
         promise = load_promise(args.promise, limits).promise if args.promise else None
-        runs = [judge_trace_file(path, rules, promise) for path in args.trace]
+        runs = [judge_trace_file(path, rules, promise, limits) for path in args.trace]
         if report is not None:
             for path, run in zip(args.trace, runs, strict=True):
-                report.add(run, Trace.read(path))
+                report.add(run, Trace.read(path, limits))
     else:
         if not args.paths:
             raise InputError("give at least one scenario file or folder (or --trace FILE)")
@@ -96,17 +99,29 @@ def run_check(args: argparse.Namespace, limits: Limits) -> int:
             scenario, promise = load_scenario(path, limits)
             first = scenario.spec.seed if args.seed is None else args.seed
             for seed in range(first, first + args.seeds):
-                runs.append(run_and_judge(scenario, promise, seed, rules, str(path), engine=available[args.engine],
-                                          keep_trace=report is not None))
-                runs[-1].engine = args.engine
+                crash_site = RunVerdicts(scenario.name, str(path), seed, engine=args.engine)
+                try:
+                    with harness_errors(f"scenario {scenario.name} seed {seed}",
+                                        reproduce_command(crash_site, HARNESS)):
+                        run = run_and_judge(scenario, promise, seed, rules, str(path),
+                                            engine=available[args.engine], keep_trace=report is not None)
+                except HarnessError as exc:
+                    crashes.append(exc)
+                    run = crashed_run(scenario, str(path), seed, exc)
+                run.engine = args.engine
+                runs.append(run)
                 if report is not None:
-                    report.add(runs[-1])
+                    report.add(run)
     if args.format == "json":
         print(json.dumps(to_json(runs), indent=2))
     else:
         print(render_text(runs, rules))
     if report is not None:
         report.write()
+    if crashes:  # after the reports, which show the crashed runs as failing HARNESS cases
+        crash = crashes[0]
+        more = f" (and {len(crashes) - 1} more runs)" if len(crashes) > 1 else ""
+        raise HarnessError(crash.subject + more, crash.error, crash.reproduce)
     return EXIT_FAILED if any(v.result == "fail" for run in runs for v in run.verdicts) else EXIT_OK
 
 
@@ -114,7 +129,7 @@ def reproduce_command(run: RunVerdicts, rule: str) -> str:
     """One command that reproduces a verdict: the scenario with its seed, or the trace file it judged."""
     if run.from_trace or not run.source or run.seed is None:
         return f"kratix-sim check --trace {shlex.quote(run.source or '<trace>')} --rules {rule}"
-    rules = "" if rule in ("LIVENESS", "EXPECT") else f" --rules {rule}"
+    rules = "" if rule in ("LIVENESS", "EXPECT", HARNESS) else f" --rules {rule}"
     engine = "" if run.engine == "reference" else f" --engine {run.engine}"
     return f"kratix-sim check {shlex.quote(run.source)} --seed {run.seed} --seeds 1{rules}{engine}"
 
@@ -126,16 +141,19 @@ def to_json(runs: list[RunVerdicts]) -> dict[str, Any]:
         for run in runs for v in run.verdicts
     ]
     counts = {result: sum(1 for v in verdicts if v["result"] == result) for result in ("pass", "fail", "unknown")}
-    return {"verdicts": verdicts, "summary": {**counts, "runs": len(runs),
-                                              "scenarios": len({r.scenario for r in runs}),
-                                              "result": worst(v.result for run in runs for v in run.verdicts)}}
+    document: dict[str, Any] = {
+        "verdicts": verdicts, "summary": {**counts, "runs": len(runs), "scenarios": len({r.scenario for r in runs}),
+                                          "result": worst(v.result for run in runs for v in run.verdicts)}}
+    if any(run.evidence for run in runs):  # imported traces: what each lacks
+        document["evidence"] = {run.source: run.evidence for run in runs if run.evidence}
+    return document
 
 
 def render_text(runs: list[RunVerdicts], rules: tuple[str, ...]) -> str:
     by_scenario: dict[str, list[RunVerdicts]] = {}
     for run in runs:
         by_scenario.setdefault(run.scenario, []).append(run)
-    extra = [r for r in ("LIVENESS", "EXPECT") if any(v.rule == r for run in runs for v in run.verdicts)]
+    extra = [r for r in ("LIVENESS", "EXPECT", HARNESS) if any(v.rule == r for run in runs for v in run.verdicts)]
     columns = [*rules, *extra]
     rows = []
     for name, group in by_scenario.items():
@@ -152,10 +170,22 @@ def render_text(runs: list[RunVerdicts], rules: tuple[str, ...]) -> str:
     failures = [(run, v) for run in runs for v in run.verdicts if v.result == "fail"]
     for run, verdict in failures:
         lines.extend(_explain(run, verdict))
+    for run in runs:
+        lines.extend(_evidence(run))
     unknown = sum(1 for run in runs for v in run.verdicts if v.result == "unknown")
     passed = sum(1 for run in runs for v in run.verdicts if v.result == "pass")
     lines.append(f"{passed} passed, {len(failures)} failed, {unknown} unknown")
     return "\n".join(lines)
+
+
+def _evidence(run: RunVerdicts) -> list[str]:
+    """For a trace that lacks evidence (an import, docs/cluster-import.md): what it lacks, and each unknown."""
+    if not run.evidence:
+        return []
+    lines = [f"evidence missing in {run.source or run.scenario}:"]
+    lines += [f"  {code}: {detail}" for code, detail in run.evidence.items()]
+    lines += [f"  ? {v.rule}: {v.message}" for v in run.verdicts if v.result == "unknown"]
+    return [*lines, ""]
 
 
 def _explain(run: RunVerdicts, verdict: Verdict) -> list[str]:

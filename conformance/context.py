@@ -61,6 +61,34 @@ class JobInfo:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What an imported trace lacks (header ``evidence``, docs/cluster-import.md): ``missing`` are gaps of this
+    export (Jobs pruned, events expired, no objects file...), ``unrecorded`` what no cluster keeps (label and
+    condition history, controller restarts...). ``gaps`` maps the code of each to a sentence; ``complete``: the
+    trace lacks nothing (every simulated trace)."""
+
+    complete: bool = True
+    gaps: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, header: Event) -> Evidence:
+        evidence = header.get("evidence")
+        if not isinstance(evidence, dict):
+            return cls()
+        gaps: dict[str, str] = {}
+        for part in ("missing", "unrecorded"):
+            for item in evidence.get(part) or []:
+                if isinstance(item, dict) and isinstance(item.get("what"), str):
+                    gaps.setdefault(item["what"], str(item.get("detail", item["what"])))
+        return cls(not gaps, gaps)
+
+    def missing(self, *codes: str) -> str | None:
+        """What of ``codes`` the trace lacks, as one sentence; None when it has all of them."""
+        found = [self.gaps[code] for code in codes if code in self.gaps]
+        return "; ".join(found) if found else None
+
+
+@dataclass(frozen=True)
 class Pipelines:
     """Pipeline names in order, per (workflow, action), when the Promise is known."""
 
@@ -76,6 +104,7 @@ class CheckContext:
         self.events = events
         self.pipelines = pipelines
         self.profile: Profile | None = PROFILES.get(str(header.get("profile", "")))
+        self.evidence = Evidence.of(header)
         config = header.get("config") or {}
         self.interval_s: float | None = config.get("reconciliationInterval_s")
         self.reconcile_after_failure: bool | None = config.get("reconcileAfterFailure")

@@ -1,14 +1,18 @@
-"""``kratix-sim explore``: property-based search for rule violations, shrunk to a replayable scenario."""
+"""``kratix-sim explore``: property-based search for rule violations, shrunk to a replayable scenario.
+
+A generated scenario that crashes kratix-sim itself is a HarnessError (exit 3), never "no violation": the
+exploration is deterministic for a seed, so the message's command reproduces it."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from pathlib import Path
 
 from conformance.explore import explore, write_finding
 from conformance.rules import select
-from sim.errors import EXIT_FAILED, EXIT_OK, InputError
+from sim.errors import EXIT_FAILED, EXIT_OK, InputError, harness_errors
 from sim.simulation import Simulation
 
 
@@ -40,7 +44,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             rules = select(args.rules)
         except ValueError as exc:
             raise InputError(f"--rules: {exc}") from exc
-        finding, tried = explore(rules, available[args.engine], args.examples, args.seed)
+        reproduce = f"kratix-sim explore --engine {args.engine} --examples {args.examples} --seed {args.seed}"
+        if args.rules:
+            reproduce += f" --rules {shlex.quote(args.rules)}"
+        with harness_errors(f"explore against {args.engine} seed {args.seed}", reproduce):
+            finding, tried = explore(rules, available[args.engine], args.examples, args.seed)
         path = write_finding(finding, args.out, args.engine, args.seed) if finding is not None else None
         result = {"engine": args.engine, "seed": args.seed, "examples_tried": tried,
                   "found": finding is not None,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +31,12 @@ from conformance.idempotency.matrix import (
     PlainFactory,
     ProcessFactory,
     RunRecord,
-    cleanup,
 )
 from conformance.rules import RULES_BY_ID
 from sim.errors import EXIT_FAILED, EXIT_OK, InputError, Location
 from sim.executors.base import KRATIX_INPUT_DIR, ExecutorError, ExecutorUnavailable, Mount
-from sim.executors.container import ContainerExecutor
+from sim.executors.container import CONTAINER_NAME_PREFIX, ContainerExecutor
+from sim.executors.contract import temporary_directory
 from sim.executors.process import ProcessExecutor
 from sim.model.loader import LoadedPromise, load_promise, load_resources
 from sim.progress import interactive
@@ -65,6 +64,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--engine", choices=["podman", "docker"], default="podman", help="with --executor container")
     parser.add_argument("--engine-option", action="append", default=[], metavar="OPT",
                         help="an option for the engine, before its command (repeat; write --engine-option=--x)")
+    parser.add_argument("--container-prefix", default=CONTAINER_NAME_PREFIX, metavar="PREFIX",
+                        help="with --executor container: the start of every container's name, to find (or remove) "
+                             f"them (default {CONTAINER_NAME_PREFIX})")
+    parser.add_argument("--writable-root", action="store_true",
+                        help="with --executor container: the image's root filesystem writable, as in a default "
+                             "Kubernetes pod, without a size limit (default: read-only, with size-limited tmpfs at "
+                             "/tmp, /var/tmp, /run and /root; docs/reliability.md)")
     parser.add_argument("--runs", type=int, default=2, metavar="N", help="re-runs after the first for I1 (default 2)")
     parser.add_argument("--format", choices=["text", "json"], default="text")
     parser.add_argument("--scripts", action="append", default=[], metavar="DIR[:TARGET]",
@@ -128,7 +134,8 @@ def _factory(args: argparse.Namespace, dirs: list[ScriptDir]) -> ExecutorFactory
             process = ProcessExecutor(mounts=[*scripts, *mounts])
             process.check()
             return ProcessFactory(process)
-        engine = ContainerExecutor(binary=args.engine, engine_options=args.engine_option, mounts=mounts)
+        engine = ContainerExecutor(binary=args.engine, engine_options=args.engine_option, mounts=mounts,
+                                   name_prefix=args.container_prefix, read_only_root=not args.writable_root)
         engine.check()
         return PlainFactory(engine)
     except (ExecutorUnavailable, ExecutorError) as exc:
@@ -157,15 +164,13 @@ def run_idempotency(args: argparse.Namespace, limits: Limits) -> int:
                              Location(str(args.promise)))
         externals = _externals(args.external)
         factory = _factory(args, dirs)
-        workdir = Path(tempfile.mkdtemp(prefix="kratix-sim-idempotency-"))
         try:
-            matrix = Matrix(loaded.promise, args.workflow, obj, factory, externals=externals, reruns=args.runs,
-                            timeout_s=args.timeout, workdir=workdir, on_run=_progress if interactive() else None)
-            result = matrix.run()
+            with temporary_directory("kratix-sim-idempotency-") as workdir:
+                matrix = Matrix(loaded.promise, args.workflow, obj, factory, externals=externals, reruns=args.runs,
+                                timeout_s=args.timeout, workdir=workdir, on_run=_progress if interactive() else None)
+                result = matrix.run()
         except ExecutorError as exc:
             raise InputError(f"{args.executor} executor: {exc}") from exc
-        finally:
-            cleanup(workdir)
     findings = sort_findings([*(result.findings if result else []), *lint])
     report = Report(loaded, args, findings, result, dirs)
     print(json.dumps(report.to_json(), indent=2) if args.format == "json" else report.text())
@@ -273,8 +278,9 @@ class Report:
                          "the problems are listed above")
             shown = [e for e in run.executions[-1:] if e.stdout.strip() or e.stderr.strip()]
         for execution in shown:
+            why = f" ({execution.reason})" if execution.reason else ""
             lines.append(f"  Pipeline {run.pipeline!r}, container {execution.container!r}, pod {execution.pod}, "
-                         f"attempt {execution.attempt}: exit code {execution.exit_code}")
+                         f"attempt {execution.attempt}: exit code {execution.exit_code}{why}")
             for name, text in (("stdout", execution.stdout), ("stderr", execution.stderr)):
                 tail = text.rstrip().splitlines()[-OUTPUT_TAIL_LINES:]
                 lines.append(f"  --- {name}" + ("" if tail else " (empty)"))

@@ -15,8 +15,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sim.errors import EXIT_FAILED, EXIT_OK, InputError
+
+if TYPE_CHECKING:
+    from sim.yamlio import Limits
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,6 +36,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                                                    "`generated` block.")
     save.add_argument("report", type=Path, metavar="REPORT.json")
     save.add_argument("--to", type=Path, metavar="FILE", help="default: baseline.json beside REPORT.json")
+    _limit_options(save)
     save.set_defaults(handler=_save)
 
     compare = actions.add_parser("compare", help="new failures, fixed failures and metric changes; exit 1 on a "
@@ -48,6 +53,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                               "missing cases too)")
     compare.add_argument("--format", choices=["text", "markdown", "json"], default="text")
     compare.add_argument("--output", type=Path, metavar="FILE", help="also write the comparison to FILE")
+    _limit_options(compare)
     compare.set_defaults(handler=_compare)
 
     render = actions.add_parser("render", help="render a report.json again (Markdown, JUnit, JSON, HTML)")
@@ -55,10 +61,23 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     from conformance.report.check import add_report_options
 
     add_report_options(render)
+    _limit_options(render)
     render.set_defaults(handler=_render)
 
     schema = actions.add_parser("schema", help="print the JSON Schema of kratix-sim-report/v1")
     schema.set_defaults(handler=_schema)
+
+
+def _limit_options(parser: argparse.ArgumentParser) -> None:
+    from sim.cli import add_limit_options
+
+    add_limit_options(parser)
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    from sim.cli import limits_from
+
+    return limits_from(args)
 
 
 def _save(args: argparse.Namespace) -> int:
@@ -66,7 +85,7 @@ def _save(args: argparse.Namespace) -> int:
     from conformance.report.io import write_atomic
 
     target: Path = args.to or args.report.with_name("baseline.json")
-    baseline = make_baseline(load_report(args.report))
+    baseline = make_baseline(load_report(args.report, _limits(args)))
     write_atomic(target, baseline.dumps())
     print(f"baseline: {len(baseline.cases)} cases, {len(baseline.runs)} runs -> {target}")
     return EXIT_OK
@@ -77,7 +96,9 @@ def _compare(args: argparse.Namespace) -> int:
     from conformance.report.io import write_atomic
 
     tolerance = Tolerance.parse(args.tolerance)
-    comparison = compare(load_report(args.baseline), load_report(args.new), tolerance, args.fail_on_change)
+    limits = _limits(args)
+    comparison = compare(load_report(args.baseline, limits), load_report(args.new, limits), tolerance,
+                         args.fail_on_change)
     text = comparison.render(args.format)
     print(text)
     if args.output is not None:
@@ -91,7 +112,7 @@ def _render(args: argparse.Namespace) -> int:
     outputs = Outputs.select(args.report, args.markdown, args.junit, args.json_report, args.html)
     if not outputs.any():
         raise InputError("say what to write: --report DIR, --markdown, --junit, --json-report or --html")
-    written = write_outputs(load_report(args.source), outputs, plots=not args.no_plots)
+    written = write_outputs(load_report(args.source, _limits(args)), outputs, plots=not args.no_plots)
     print("report: wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
     return EXIT_OK
 

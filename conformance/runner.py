@@ -8,15 +8,18 @@ from pathlib import Path
 
 from conformance.bounds import heal_bound_s
 from conformance.checkers import run_checkers
-from conformance.context import CheckContext, Pipelines
+from conformance.context import CheckContext, Evidence, Pipelines
 from conformance.liveness import check_liveness
 from conformance.verdict import Verdict
+from sim.errors import HarnessError
 from sim.model.promise import WORKFLOW_ACTIONS, WORKFLOW_TYPES, Promise
 from sim.scenario import Assertion, Scenario
 from sim.simulation import Simulation
 from sim.trace import Trace
+from sim.yamlio import Limits
 
 EXPECT = "EXPECT"
+HARNESS = "HARNESS"  # the pseudo-rule of a run that crashed kratix-sim itself: a bug, never a pass
 
 
 def pipelines_of(promise: Promise) -> Pipelines:
@@ -37,6 +40,7 @@ class RunVerdicts:
     trace: Trace | None = None
     from_trace: bool = False  # judged a trace file (``check --trace``), not a simulated scenario
     engine: str = "reference"  # the engine that ran it (a mutant's name for deliberately wrong engines)
+    evidence: dict[str, str] = field(default_factory=dict)  # what an imported trace lacks (code -> detail)
 
 
 def _assertion(ctx: CheckContext, assertion: Assertion) -> Verdict:
@@ -91,9 +95,16 @@ def run_and_judge(scenario: Scenario, promise: Promise, seed: int, rules: tuple[
     return RunVerdicts(scenario.name, source, seed, verdicts, trace if keep_trace else None)
 
 
-def judge_trace_file(path: Path, rules: tuple[str, ...], promise: Promise | None = None) -> RunVerdicts:
-    trace = Trace.read(path)
+def crashed_run(scenario: Scenario, source: str, seed: int, error: HarnessError) -> RunVerdicts:
+    """A run that raised inside kratix-sim: one failing HARNESS verdict carrying the error, no rule judged."""
+    return RunVerdicts(scenario.name, source, seed, [Verdict(HARNESS, "fail", str(error))])
+
+
+def judge_trace_file(path: Path, rules: tuple[str, ...], promise: Promise | None = None,
+                     limits: Limits | None = None) -> RunVerdicts:
+    trace = Trace.read(path, limits)
     pipelines = pipelines_of(promise) if promise is not None else None
     seed = trace.header.get("seed")
     return RunVerdicts(str(trace.header.get("scenario") or path.name), str(path),
-                       seed if isinstance(seed, int) else None, judge(trace, rules, pipelines), from_trace=True)
+                       seed if isinstance(seed, int) else None, judge(trace, rules, pipelines), from_trace=True,
+                       evidence=Evidence.of(trace.header).gaps)

@@ -1,19 +1,34 @@
 """The ``kratix-sim`` command line. Each subcommand lives in its own module and registers itself here.
 
 Every command shares the exit codes of ``sim.errors``; bad input prints one line and exits 2, an
-internal error prints one line and exits 3, never a traceback (set KRATIX_SIM_DEBUG=1 to see one).
+internal error (also a crash inside the engine, ``HarnessError``) prints one line and exits 3, never a
+traceback (set KRATIX_SIM_DEBUG=1 to see one). SIGINT and SIGTERM raise ``Interrupted`` (a KeyboardInterrupt),
+so every cleanup written for Ctrl-C runs for both; the command prints one line and exits 130 or 143.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from sim import __version__
-from sim.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, InputError
+from sim.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    HarnessError,
+    InputError,
+    Interrupted,
+    describe_exception,
+    interrupt_exit_code,
+    interrupt_message,
+)
 
 if TYPE_CHECKING:
     from sim.yamlio import Limits
@@ -31,6 +46,7 @@ def _commands() -> list[tuple[str, Callable[[argparse._SubParsersAction[argparse
         report_command,
         rules_command,
     )
+    from conformance.cluster_history import command as trace_command
     from sim import bench_command, run_command, schema_command, sweep_command, validation
 
     return [
@@ -46,6 +62,7 @@ def _commands() -> list[tuple[str, Callable[[argparse._SubParsersAction[argparse
         ("schema", schema_command.add_parser),
         ("sweep", sweep_command.add_parser),
         ("bench", bench_command.add_parser),
+        ("trace", trace_command.add_parser),
     ]
 
 
@@ -69,37 +86,80 @@ def add_limit_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-file-bytes", type=int, default=DEFAULT_LIMITS.max_bytes, metavar="N")
     group.add_argument("--max-yaml-nodes", type=int, default=DEFAULT_LIMITS.max_nodes, metavar="N")
     group.add_argument("--max-yaml-depth", type=int, default=DEFAULT_LIMITS.max_depth, metavar="N")
+    group.add_argument("--max-resources", type=int, default=DEFAULT_LIMITS.max_resources, metavar="N",
+                       help="resources in a scenario, counting `count` (default %(default)s)")
+    group.add_argument("--max-faults", type=int, default=DEFAULT_LIMITS.max_faults, metavar="N",
+                       help="fault events a scenario's schedules give within its duration (default %(default)s)")
+    group.add_argument("--max-reconciliations", type=int, default=DEFAULT_LIMITS.max_reconciliations, metavar="N",
+                       help="periodic reconciliations a scenario asks for: objects x (duration + settle time) / "
+                            "interval (default %(default)s)")
+    group.add_argument("--max-runs", type=int, default=DEFAULT_LIMITS.max_runs, metavar="N",
+                       help="runs of an experiment: parameter points x replications (default %(default)s)")
 
 
 def limits_from(args: argparse.Namespace) -> Limits:
     from sim.yamlio import Limits
 
-    return Limits(max_bytes=args.max_file_bytes, max_nodes=args.max_yaml_nodes, max_depth=args.max_yaml_depth)
+    given = {"max_bytes": "max_file_bytes", "max_nodes": "max_yaml_nodes", "max_depth": "max_yaml_depth",
+             "max_resources": "max_resources", "max_faults": "max_faults",
+             "max_reconciliations": "max_reconciliations", "max_runs": "max_runs"}
+    values = {field: getattr(args, option) for field, option in given.items() if hasattr(args, option)}
+    for field, value in values.items():
+        if value < 1:
+            raise InputError(f"--{given[field].replace('_', '-')} must be 1 or more (got {value})")
+    return Limits(**values)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handler: Handler | None = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
-        return EXIT_BAD_INPUT
+    with _signals_interrupt():
+        try:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            handler: Handler | None = getattr(args, "handler", None)
+            if handler is None:
+                parser.print_help()
+                return EXIT_BAD_INPUT
+            return handler(args)
+        except InputError as exc:
+            print(f"kratix-sim: error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as Interrupted: the cleanup has run by now
+            print(f"kratix-sim: {interrupt_message(exc)}", file=sys.stderr)
+            return interrupt_exit_code(exc)
+        except BrokenPipeError:
+            return 0
+        except Exception as exc:
+            if os.environ.get("KRATIX_SIM_DEBUG"):
+                raise
+            if isinstance(exc, HarnessError):
+                print(f"kratix-sim: {exc}", file=sys.stderr)
+            else:
+                print(f"kratix-sim: internal error: {describe_exception(exc)} (a bug; please report it)",
+                      file=sys.stderr)
+            return EXIT_INTERNAL
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """While a command runs, SIGINT and SIGTERM raise ``Interrupted`` in the main thread; later signals are
+    ignored while that interrupt is cleaned up (a second Ctrl-C must not cut a cleanup short)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    raised = False
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        nonlocal raised
+        if not raised:
+            raised = True
+            raise Interrupted(signum)
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return handler(args)
-    except InputError as exc:
-        print(f"kratix-sim: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("kratix-sim: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
-    except Exception as exc:
-        if os.environ.get("KRATIX_SIM_DEBUG"):
-            raise
-        print(f"kratix-sim: internal error: {type(exc).__name__}: {exc} (a bug; please report it)",
-              file=sys.stderr)
-        return EXIT_INTERNAL
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def entry() -> None:

@@ -39,7 +39,12 @@ def parse_duration(text: str | int | float) -> float:
     if isinstance(text, int | float):
         if text < 0:
             raise ValueError(f"negative duration {text!r}")
-        return float(text)
+        try:
+            return _finite(float(text), text)
+        except OverflowError:  # an integer too large for a float
+            raise ValueError(f"invalid duration {_show(text)}: too large") from None
+    if not isinstance(text, str):
+        raise ValueError(f"invalid duration {_show(text)}: give a number of seconds or a string such as 1h30m")
     stripped = text.strip()
     total, pos = 0.0, 0
     if not stripped:
@@ -50,7 +55,24 @@ def parse_duration(text: str | int | float) -> float:
             raise ValueError(f"invalid duration {text!r}: use numbers with units ms, s, m, h, d (e.g. 1h30m)")
         total += float(match.group(1)) * _SCENARIO_UNITS_S[match.group(2)]
         pos = match.end()
-    return total
+    return _finite(total, text)
+
+
+MAX_DURATION_S = 1e15  # about 31.7 million years: beyond it milliseconds stop being exact in a float
+
+
+def _finite(seconds: float, given: object) -> float:
+    """``seconds``, unless it is infinite, NaN or beyond MAX_DURATION_S (ValueError naming the input)."""
+    if seconds != seconds or seconds > MAX_DURATION_S:
+        raise ValueError(f"invalid duration {_show(given)}: durations must be finite and at most "
+                         f"{MAX_DURATION_S:g} s")
+    return seconds
+
+
+def _show(given: object) -> str:
+    """``repr(given)``, cut to 40 characters (a 400-digit number is not a message)."""
+    text = repr(given)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def format_duration(seconds: float) -> str:

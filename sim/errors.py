@@ -1,11 +1,15 @@
 """Errors the user can act on, and the exit codes every command shares.
 
 Exit codes: 0 fine (warnings allowed), 1 the input was judged and fails, 2 the input could not be judged
-(missing file, YAML syntax error, not a Promise, bad scenario), 3 internal error (a harness bug).
+(missing file, YAML syntax error, not a Promise, bad scenario), 3 internal error (a harness bug, also a crash
+inside the engine: ``HarnessError``), 130/143 interrupted by SIGINT/SIGTERM (``Interrupted``).
 """
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 EXIT_OK = 0
@@ -43,3 +47,60 @@ class InputError(Exception):
         if self.location is None:
             return self.message
         return f"{self.location}: {self.message}"
+
+
+class Interrupted(KeyboardInterrupt):
+    """A signal (SIGINT or SIGTERM) turned into an exception, so every ``finally`` and ``except
+    KeyboardInterrupt`` that cleans up after Ctrl-C also runs for SIGTERM."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def interrupt_signal(exc: KeyboardInterrupt) -> int:
+    """The signal behind an interrupt: its own for ``Interrupted``, SIGINT for a plain KeyboardInterrupt."""
+    return exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+
+
+def interrupt_exit_code(exc: KeyboardInterrupt) -> int:
+    """128 + the signal number: 130 for SIGINT, 143 for SIGTERM."""
+    return 128 + interrupt_signal(exc)
+
+
+def interrupt_message(exc: KeyboardInterrupt) -> str:
+    """``interrupted (SIGTERM)``."""
+    return f"interrupted ({signal.Signals(interrupt_signal(exc)).name})"
+
+
+class HarnessError(Exception):
+    """kratix-sim itself crashed while running ``subject`` (a bug, never a verdict). ``error`` is the
+    exception as text (``describe_exception``); the message adds the command that reproduces it."""
+
+    def __init__(self, subject: str, error: str, reproduce: str) -> None:
+        super().__init__(subject, error, reproduce)
+        self.subject = subject
+        self.error = error
+        self.reproduce = reproduce
+
+    def __str__(self) -> str:
+        return (f"harness error in {self.subject}: {self.error} (a bug; reproduce: {self.reproduce}; "
+                "set KRATIX_SIM_DEBUG=1 for the traceback)")
+
+
+def describe_exception(error: BaseException) -> str:
+    """``ZeroDivisionError: division by zero`` on one line (newlines in the message folded)."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+@contextmanager
+def harness_errors(subject: str, reproduce: str) -> Iterator[None]:
+    """Turn an exception escaping the block into a HarnessError naming ``subject`` and ``reproduce``. Bad
+    input (InputError) and I/O errors (a full disk is not a bug) pass through unchanged, as do interrupts."""
+    try:
+        yield
+    except (InputError, OSError):
+        raise
+    except Exception as exc:
+        raise HarnessError(subject, describe_exception(exc), reproduce) from exc

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sim.cluster.objects import MANUAL_LABEL, RECONCILE_RESOURCES_LABEL, RUN_FROM_START_LABEL
@@ -143,7 +143,7 @@ class Distribution:
         return self.total / self.n / 1000 if self.n else None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Object:
     created_ms: int
     is_promise: bool
@@ -156,7 +156,7 @@ class _Object:
     delete_failed: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class _Fanout:
     start_ms: int
     promise_run_started: bool = False
@@ -169,7 +169,8 @@ class StreamingMetrics:
 
     def __init__(self, sample_at_s: Iterable[float] = ()) -> None:
         self.objects: dict[str, _Object] = {}
-        self.counts: Counter[str] = Counter()
+        self._events: dict[str, int] = {}  # events seen, by name (a plain dict: one update per event)
+        self._derived: Counter[str] = Counter()  # jobs, runs, state_store_changes, objects_removed
         self.convergence = Distribution()
         self.queue_latency = Distribution()
         self.object_ms = 0  # lifetimes of removed objects
@@ -187,7 +188,18 @@ class StreamingMetrics:
         self.samples_ms = sorted({_ms(t) for t in sample_at_s})
         self.sampled: dict[int, float | None] = {}
         self._next_sample = 0
+        self._samples = len(self.samples_ms)
         self.finished: dict[str, Value] | None = None
+        self._t: float | None = None  # ``t`` of the last event seen, and it in ms
+        self._now = 0
+        self._handlers = self._handler_table()
+
+    @property
+    def counts(self) -> Counter[str]:
+        """Events seen by name, plus the derived counts (jobs, runs, state_store_changes, objects_removed)."""
+        counts: Counter[str] = Counter(self._events)
+        counts.update(self._derived)
+        return counts
 
     # -- time ----------------------------------------------------------------------------------------
     def _fraction(self) -> float | None:
@@ -206,46 +218,135 @@ class StreamingMetrics:
 
     # -- events --------------------------------------------------------------------------------------
     def __call__(self, event: Event) -> None:
-        now = _ms(event["t"])
-        self._advance(now)
+        t = event["t"]
+        if t != self._t:  # a new instant: integrate up to it (events at one instant share ``t``)
+            self._t = t
+            self._now = now = round(t * 1000)
+            if now > self.last_ms or self._next_sample < self._samples:
+                self._advance(now)
         name = event["event"]
-        self.counts[name] += 1
-        if (name == "work_written" and event.get("changed")) or name == "work_deleted":
-            self.counts["state_store_changes"] += 1
+        events = self._events
+        events[name] = events.get(name, 0) + 1
+        handler = self._handlers.get(name)
+        if handler is not None:
+            handler(event)
+
+    # One handler per event name that the metrics read (a table, not a chain of tests per event); every other
+    # event is only counted. ``_watch``: a change Kubernetes would wake the controller for (WATCH_EVENTS).
+    def _object(self, event: Event) -> _Object | None:
+        key = event.get("object")
+        return self.objects.get(key) if isinstance(key, str) else None
+
+    def _on_watch(self, event: Event) -> None:
+        key = event.get("object")
+        obj = self.objects.get(key) if isinstance(key, str) else None
+        if obj is not None and obj.watch_ms is None:
+            obj.watch_ms = self._now
+
+    def _on_work_written(self, event: Event) -> None:
+        if event.get("changed"):
+            self._derived["state_store_changes"] += 1
+
+    def _on_work_deleted(self, _event: Event) -> None:
+        self._derived["state_store_changes"] += 1
+
+    def _on_reconcile(self, event: Event) -> None:
+        key = event.get("object")
+        obj = self.objects.get(key) if isinstance(key, str) else None
+        if obj is not None and obj.watch_ms is not None:
+            self.queue_latency.add(self._now - obj.watch_ms)
+            obj.watch_ms = None
+
+    def _on_object_created(self, event: Event) -> None:
         key = event.get("object")
         if not isinstance(key, str):
             return
-        if name == "object_created":
-            self.objects[key] = _Object(now, key.startswith("promise/"))
-            self.live += 1
+        now = self._now
+        obj = self.objects[key] = _Object(now, key.startswith("promise/"))
+        self.live += 1
+        obj.watch_ms = now
+        self._trigger(obj, now)
+
+    def _on_spec_updated(self, event: Event) -> None:
+        obj = self._object(event)
+        if obj is None:
+            return
+        now = self._now
+        if obj.watch_ms is None:
+            obj.watch_ms = now
+        self._trigger(obj, now)
+        if obj.is_promise:
+            self._fanout_begin(now)
+
+    def _on_label_set(self, event: Event) -> None:
+        obj = self._object(event)
+        if obj is None:
+            return
+        now = self._now
+        if obj.watch_ms is None:
+            obj.watch_ms = now
+        label = event.get("label")
+        if label in RUN_LABELS:
+            self._trigger(obj, now)
+        if obj.is_promise and label == RECONCILE_RESOURCES_LABEL:
+            self._fanout_begin(now)
+
+    def _on_job_created(self, event: Event) -> None:
+        key = event.get("object")
+        if not isinstance(key, str):
+            return
         obj = self.objects.get(key)
         if obj is None:
             return
-        if name in WATCH_EVENTS and obj.watch_ms is None:
-            obj.watch_ms = now
-        if name == "reconcile":
-            if obj.watch_ms is not None:
-                self.queue_latency.add(now - obj.watch_ms)
-                obj.watch_ms = None
-        elif name == "object_created" or name == "spec_updated" or (
-                name == "label_set" and event.get("label") in RUN_LABELS):
-            self._trigger(obj, now)
-        elif name == "job_created":
-            self.counts["jobs"] += 1
-            if event.get("action") == "configure" and event.get("pipeline_index") == 0:
-                self.counts["runs"] += 1
-                obj.run_since_trigger = True
-                self._fanout_run_started(key, obj)
-        elif name == "condition_set":
-            self._condition(key, obj, event, now)
-        elif name == "delete_requested":
-            obj.delete_requested = True
-            obj.trigger_ms = None
-        elif name == "object_removed":
-            self._removed(key, obj, now)
-        if obj.is_promise and (name == "spec_updated" or (
-                name == "label_set" and event.get("label") == RECONCILE_RESOURCES_LABEL)):
-            self._fanout_begin(now)
+        if obj.watch_ms is None:
+            obj.watch_ms = self._now
+        self._derived["jobs"] += 1
+        if event.get("action") == "configure" and event.get("pipeline_index") == 0:
+            self._derived["runs"] += 1
+            obj.run_since_trigger = True
+            self._fanout_run_started(key, obj)
+
+    def _on_condition_set(self, event: Event) -> None:
+        key = event.get("object")
+        if not isinstance(key, str):
+            return
+        obj = self.objects.get(key)
+        if obj is None:
+            return
+        if obj.watch_ms is None:
+            obj.watch_ms = self._now
+        self._condition(key, obj, event, self._now)
+
+    def _on_delete_requested(self, event: Event) -> None:
+        obj = self._object(event)
+        if obj is None:
+            return
+        if obj.watch_ms is None:
+            obj.watch_ms = self._now
+        obj.delete_requested = True
+        obj.trigger_ms = None
+
+    def _on_object_removed(self, event: Event) -> None:
+        key = event.get("object")
+        obj = self.objects.get(key) if isinstance(key, str) else None
+        if obj is not None:
+            self._removed(str(key), obj, self._now)
+
+    def _handler_table(self) -> dict[str, Callable[[Event], None]]:
+        table: dict[str, Callable[[Event], None]] = {name: self._on_watch for name in WATCH_EVENTS}
+        table.update({
+            "work_written": self._on_work_written,
+            "work_deleted": self._on_work_deleted,
+            "reconcile": self._on_reconcile,
+            "object_created": self._on_object_created,
+            "spec_updated": self._on_spec_updated,
+            "label_set": self._on_label_set,
+            "job_created": self._on_job_created,
+            "condition_set": self._on_condition_set,
+            "delete_requested": self._on_delete_requested,
+            "object_removed": self._on_object_removed,
+        })
+        return table
 
     def _trigger(self, obj: _Object, now: int) -> None:
         if obj.trigger_ms is None:
@@ -274,7 +375,7 @@ class StreamingMetrics:
             self._fanout_completed(key, obj, now)
 
     def _removed(self, key: str, obj: _Object, now: int) -> None:
-        self.counts["objects_removed"] += 1
+        self._derived["objects_removed"] += 1
         self.object_ms += now - obj.created_ms
         self.live -= 1
         if obj.reconciled:

@@ -1,14 +1,18 @@
-"""``kratix-sim run SCENARIO``: simulate a scenario file and show what happened."""
+"""``kratix-sim run SCENARIO``: simulate a scenario file and show what happened.
+
+A crash inside the engine is a HarnessError (exit 3) naming the scenario, the seed and the command that
+reproduces it; the trace file is then left as it was (written atomically, like on an interrupt)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
 from sim.durations import parse_duration
-from sim.errors import EXIT_OK, InputError
+from sim.errors import EXIT_OK, InputError, harness_errors
 from sim.progress import progress_for
 from sim.scenario_loader import load_scenario
 from sim.simulation import Simulation
@@ -44,14 +48,19 @@ def run_scenario(args: argparse.Namespace, limits: Limits) -> int:
             duration = parse_duration(args.duration)
         except ValueError as exc:
             raise InputError(f"--duration: {exc}") from exc
-    simulation = Simulation(scenario, seed=args.seed, promise=promise, sinks=[])
-    summary = RunSummary()
-    simulation.recorder.sinks.append(summary)
-    horizon = scenario.spec.duration if duration is None else duration
-    with atomic_writer(args.trace) as handle, progress_for(horizon, f"simulating {scenario.name}") as progress:
-        if handle is not None:
-            simulation.recorder.sinks.append(JsonlSink(handle, simulation.header))
-        simulation.run(horizon, progress=progress)
+    seed = scenario.spec.seed if args.seed is None else args.seed
+    reproduce = f"kratix-sim run {shlex.quote(str(args.scenario))} --seed {seed}"
+    if args.duration is not None:
+        reproduce += f" --duration {shlex.quote(args.duration)}"
+    with harness_errors(f"scenario {scenario.name} seed {seed}", reproduce):
+        simulation = Simulation(scenario, seed=seed, promise=promise, sinks=[])
+        summary = RunSummary()
+        simulation.recorder.sinks.append(summary)
+        horizon = scenario.spec.duration if duration is None else duration
+        with atomic_writer(args.trace) as handle, progress_for(horizon, f"simulating {scenario.name}") as progress:
+            if handle is not None:
+                simulation.recorder.sinks.append(JsonlSink(handle, simulation.header))
+            simulation.run(horizon, progress=progress)
     real = simulation.real_executor.summary() if simulation.real_executor is not None else None
     if args.format == "json":
         document = summary.to_json(simulation.header)

@@ -6,6 +6,8 @@ Promise (``workflow/action/pipeline/container``), fault targets must exist, time
 
 from __future__ import annotations
 
+import contextlib
+import math
 import re
 import types
 import typing
@@ -14,9 +16,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from sim.durations import parse_go_duration
 from sim.errors import InputError, Location
 from sim.model.promise import WORKFLOW_ACTIONS, WORKFLOW_TYPES, Promise
-from sim.scenario import Scenario
+from sim.profiles import get_profile
+from sim.scenario import Fault, Scenario
 from sim.yamlio import DEFAULT_LIMITS, Limits, PathKey, SourceMap, YamlDocument, format_path, load_file
 
 
@@ -206,7 +210,9 @@ def load_scenario(path: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Scenario
         scenario = Scenario.model_validate(doc.data).with_base_dir(path.parent)
     except ValidationError as exc:
         raise explain_validation_error(exc, doc.source) from exc
+    check_size_limits(scenario, doc.source, limits)
     promise = resolve_scenario_promise(scenario, doc.source)
+    check_work_limit(scenario, promise, doc.source, limits)
     check_against_promise(scenario, promise, doc.source)
     return scenario, promise
 
@@ -239,12 +245,22 @@ def container_keys(promise: Promise) -> list[str]:
     return keys
 
 
+def shown(text: str) -> str:
+    """``text`` as it is when printable, else its ``repr``: an error must stay one line (a name may hold a line
+    break)."""
+    return text if text.isprintable() else repr(text)
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(shown(name) for name in names)
+
+
 def check_against_promise(scenario: Scenario, promise: Promise, source: SourceMap) -> None:
     """Behaviour keys name real containers; fault targets exist (negative times fail in parse_duration)."""
     keys = container_keys(promise)
     for key in scenario.spec.behaviour.containers:
         if key not in keys:
-            raise InputError(f"no container {key!r} in Promise {promise.name!r}; accepted: {', '.join(keys) or 'none'}",
+            raise InputError(f"no container {key!r} in Promise {promise.name!r}; accepted: {_listed(keys) or 'none'}",
                              source.at(("spec", "behaviour", "containers", key)))
     targets = {f"{r.namespace}/{name}" for r in scenario.spec.resources for name in r.names()}
     for fault in scenario.spec.faults:
@@ -255,17 +271,112 @@ def check_against_promise(scenario: Scenario, promise: Promise, source: SourceMa
         at: PathKey = ("spec", "faults", index)
         if fault.kind == "container-failure":
             if fault.container not in (None, "*") and fault.container not in keys:
-                raise InputError(f"no container {fault.container!r}; accepted: {', '.join(keys)}",
+                raise InputError(f"no container {fault.container!r}; accepted: {_listed(keys)}",
                                  source.at((*at, "container")))
             if fault.target not in (None, "*") and fault.target not in targets:
-                raise InputError(f"target {fault.target!r} does not exist; accepted: {', '.join(sorted(targets))}",
+                raise InputError(f"target {fault.target!r} does not exist; accepted: {_listed(sorted(targets))}",
                                  source.at((*at, "target")))
             continue
         if fault.kind in ("controller-restart", "create-resource"):
             continue
         if fault.target is not None and fault.target not in accepted_targets:
-            raise InputError(f"target {fault.target!r} does not exist; accepted: {', '.join(accepted_targets)}",
+            raise InputError(f"target {fault.target!r} does not exist; accepted: {_listed(accepted_targets)}",
                              source.at((*at, "target")))
         if fault.target is None and fault.kind in ("update-resource", "delete-resource", "manual-reconcile",
                                                     "resume") and not targets:
             raise InputError(f"fault {fault.kind} needs a target", source.at(at))
+
+
+# -- limits on what a scenario asks of the simulator (sim.yamlio.Limits; --max-resources, --max-faults...) ----
+def _number(value: float) -> str:
+    """``12,345`` for a count; ``1.2e+300`` or ``inf`` for an absurd one."""
+    return f"{value:,.0f}" if value < 1e15 else f"{value:.3g}"
+
+
+def fault_events(fault: Fault, duration_s: float) -> float:
+    """How many fault events ``fault`` gives within ``duration_s``: 1 for ``at``, every occurrence of ``every``,
+    the expected number for ``rate`` (per hour); times ``count`` for a container-failure (one per execution)."""
+    start = fault.from_
+    end = duration_s if fault.until is None else min(fault.until, duration_s)
+    if fault.at is not None:
+        occurrences = 1.0
+    elif fault.every is not None:
+        occurrences = (end - start) / fault.every + 1 if end >= start else 0.0
+    else:
+        assert fault.rate is not None
+        occurrences = fault.rate * max(0.0, end - start) / 3600
+    occurrences = float(math.floor(occurrences)) if math.isfinite(occurrences) else math.inf
+    return occurrences * (fault.count if fault.kind == "container-failure" else 1)
+
+
+def check_size_limits(scenario: Scenario, source: SourceMap, limits: Limits) -> None:
+    """Resources (counting ``count``) and fault events within limits; checked before anything is expanded."""
+    spec = scenario.spec
+    total = 0
+    for index, resource in enumerate(spec.resources):
+        total += resource.count
+        if total > limits.max_resources:
+            where: PathKey = ("spec", "resources", index, *(("count",) if resource.count > 1 else ()))
+            raise InputError(f"{_number(total)} resources so far (counting `count`), over the limit of "
+                             f"{_number(limits.max_resources)}; raise it with --max-resources", source.at(where))
+    events = 0.0
+    for index, fault in enumerate(spec.faults):
+        events += fault_events(fault, spec.duration)
+        if events > limits.max_faults:
+            key = "at" if fault.at is not None else "every" if fault.every is not None else "rate"
+            raise InputError(f"{_number(events)} fault events so far within the duration of "
+                             f"{_number(spec.duration)} s (`every` and `rate` expanded, container-failure "
+                             f"`count` included), over the limit of {_number(limits.max_faults)}; raise it with "
+                             "--max-faults", source.at(("spec", "faults", index, key)))
+
+
+def interval_s(scenario: Scenario, promise: Promise) -> float:
+    """The reconciliation interval the simulator will use (W9): per Promise, else global, else the profile's."""
+    profile = get_profile(scenario.spec.kratix.profile)
+    seconds = scenario.spec.kratix.reconciliationInterval
+    seconds = profile.default_interval_s if seconds is None else seconds
+    if profile.per_promise_interval:
+        per_promise = (promise.metadata.annotations.get("kratix.io/reconciliation-interval")
+                       or promise.spec.workflows.config.reconciliationInterval)
+        if per_promise:
+            with contextlib.suppress(ValueError):  # an invalid interval is V5's finding, not a limit
+                seconds = parse_go_duration(per_promise)
+    return max(seconds, profile.min_interval_s, 0.001)  # the simulator's clock ticks in milliseconds
+
+
+def settle_s(scenario: Scenario, promise: Promise) -> float:
+    """A generous bound on how long every workflow takes with every retry (what ``check`` adds as a heal
+    period is of this order): per Pipeline, (backoffLimit + 1) pods of its containers plus capped back-off."""
+    profile = get_profile(scenario.spec.kratix.profile)
+    default = scenario.spec.kratix.defaultBackoffLimit
+    default = profile.default_backoff_limit if default is None else default
+    total = 0.0
+    for workflow in WORKFLOW_TYPES:
+        for action in WORKFLOW_ACTIONS:
+            pipelines = promise.pipelines(workflow, action)
+            for pipeline in pipelines[:1] if action == "delete" else pipelines:
+                limit = pipeline.spec.jobOptions.backoffLimit
+                limit = default if limit is None else max(0, limit)
+                pod_s = 3 * profile.timing.kratix_step_s + sum(
+                    scenario.spec.behaviour.for_key(f"{workflow}/{action}/{pipeline.name}/{c.name}").duration
+                    for c in pipeline.spec.containers)
+                total += (limit + 1) * pod_s + limit * profile.timing.job_backoff_cap_s
+    return 2 * total
+
+
+def check_work_limit(scenario: Scenario, promise: Promise, source: SourceMap, limits: Limits) -> None:
+    """The periodic reconciliations a scenario asks for, objects x (1 + (duration + settle) / interval), within
+    --max-reconciliations: what bounds the simulator's work (a long duration, a short interval, huge
+    container durations or back-off limits, many objects)."""
+    spec = scenario.spec
+    objects = 1 + sum(r.count for r in spec.resources) + sum(
+        fault_events(f, spec.duration) for f in spec.faults if f.kind == "create-resource")
+    interval = interval_s(scenario, promise)
+    settle = settle_s(scenario, promise)
+    work = objects * (1 + (spec.duration + settle) / interval)
+    if not work <= limits.max_reconciliations:
+        raise InputError(
+            f"the scenario asks for about {_number(work)} reconciliations ({_number(objects)} objects x "
+            f"(duration {_number(spec.duration)} s + settle time {_number(settle)} s) / interval "
+            f"{_number(interval)} s), over the limit of {_number(limits.max_reconciliations)}; raise it with "
+            "--max-reconciliations", source.at(("spec", "duration")))

@@ -8,6 +8,7 @@ the same trace, byte for byte.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,6 +98,8 @@ class Simulation:
         self.promise_revision = 0
         self._names_of: Promise | None = None  # the Promise ``_names`` were computed from
         self._names: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._interval_of: Promise | None = None  # the Promise ``_interval`` was computed from
+        self._interval = 0
         self.global_interval_s = config.reconciliationInterval
         raf = config.reconcileAfterFailure if self.profile.reconcile_after_failure_configurable else None
         self.reconcile_after_failure = self.profile.reconcile_after_failure_default if raf is None else raf
@@ -113,7 +116,9 @@ class Simulation:
                 "numberOfJobsToKeep": self.jobs_to_keep,
             },
         }
-        self.recorder = Recorder(self.header, self.now_ms)
+        # The recorder reads simpy's clock directly (``env.now`` without the property call; it makes the value
+        # whole milliseconds itself): it is asked the time once per trace event.
+        self.recorder = Recorder(self.header, functools.partial(getattr, self.env, "_now"))
         self.events: list[Event] = []
         self.recorder.sinks.extend(sinks if sinks is not None else [self.events.append])
         self.cluster = Cluster(self.recorder, self.now_ms)
@@ -180,7 +185,13 @@ class Simulation:
         return combined_hash(self.promise_hash(), obj.spec_hash)
 
     def interval_ms(self, promise_name: str) -> int:
-        """W9: per Promise (annotation or spec.workflows.config), else the global config, else 10h."""
+        """W9: per Promise (annotation or spec.workflows.config), else the global config, else 10h.
+        Computed once per Promise object (an update replaces it)."""
+        if self._interval_of is not self.promise:
+            self._interval_of, self._interval = self.promise, self._compute_interval_ms()
+        return self._interval
+
+    def _compute_interval_ms(self) -> int:
         seconds = self.profile.default_interval_s if self.global_interval_s is None else self.global_interval_s
         if self.profile.per_promise_interval:
             per_promise = (self.promise.metadata.annotations.get(INTERVAL_ANNOTATION)
@@ -235,11 +246,15 @@ class Simulation:
 
     def prune_jobs(self, obj: KObject) -> None:
         """W14: keep the newest ``numberOfJobsToKeep`` finished Jobs per pipeline (matched by labels)."""
+        jobs_of = self.cluster.jobs_of(obj.key)
+        if len(jobs_of) <= self.jobs_to_keep:
+            return  # no pipeline has more Jobs than are kept
         by_pipeline: dict[tuple[str, str], list[Job]] = {}
-        for job in self.cluster.jobs_of(obj.key):
+        for job in jobs_of:
             by_pipeline.setdefault((job.action, job.pipeline), []).append(job)
-        for _, jobs in sorted(by_pipeline.items()):
-            for job in jobs[: max(0, len(jobs) - self.jobs_to_keep)]:
+        keep = self.jobs_to_keep
+        for _, jobs in sorted((k, jobs) for k, jobs in by_pipeline.items() if len(jobs) > keep):
+            for job in jobs[: len(jobs) - keep]:
                 if not job.running:
                     self.delete_job(job, "retention")
 

@@ -1,22 +1,25 @@
 """``kratix-sim sweep EXPERIMENT``: run every (parameter point, seed) of an experiment, locally or on Dask,
-and write ``results.csv``, ``summary.md`` and plots into the output folder (docs/experiments.md)."""
+and write ``results.csv``, ``summary.md`` and plots into the output folder (docs/experiments.md).
+
+SIGINT/SIGTERM stop the workers, keep the finished rows and exit 130/143 with one line saying how to resume.
+A run that crashes kratix-sim stops the sweep the same way and exits 3 naming its point and seed."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sim.errors import EXIT_OK, InputError, Location
-from sim.experiments.loader import load_experiment
+from sim.errors import EXIT_OK, HarnessError, InputError, Location, interrupt_exit_code, interrupt_message
+from sim.experiments.loader import format_value, load_experiment
 from sim.experiments.report import write_plots, write_summary
 from sim.experiments.runner import RESULTS, default_workers, make_backend, run_sweep
 from sim.progress import interactive
 from sim.yamlio import Limits
 
-EXIT_INTERRUPTED = 130
 Tick = Callable[[int, int], None]
 
 
@@ -87,10 +90,17 @@ def run_sweep_command(args: argparse.Namespace, limits: Limits) -> int:
     with _progress(f"sweep {loaded.name}") as tick:
         outcome = run_sweep(loaded, out, backend, resume=args.resume, on_result=tick)
     results = out / RESULTS
-    if outcome.interrupted:
-        print(f"kratix-sim: interrupted: {len(outcome.rows)} of {outcome.total} runs kept in {results}; "
-              f"`kratix-sim sweep {args.experiment} --out {out} --resume` continues", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    resume = f"kratix-sim sweep {shlex.quote(str(args.experiment))} --out {shlex.quote(str(out))} --resume"
+    if outcome.crash is not None:
+        crash = outcome.crash
+        point = loaded.points[crash.point]
+        values = ", ".join(f"{c}={format_value(v)}" for c, v in zip(loaded.columns, point.values, strict=True))
+        raise HarnessError(f"experiment {loaded.name} point {crash.point} ({values}) seed {crash.seed}",
+                           crash.error, f"{resume} --workers 1")
+    if outcome.interrupt is not None:
+        print(f"kratix-sim: {interrupt_message(outcome.interrupt)}: {len(outcome.rows)} of {outcome.total} runs "
+              f"kept in {results}; `{resume}` continues", file=sys.stderr)
+        return interrupt_exit_code(outcome.interrupt)
     summary = write_summary(loaded, outcome.rows, out)
     plots = write_plots(loaded, outcome.rows, out)
     resumed = f", {outcome.skipped} kept from before" if outcome.skipped else ""

@@ -8,12 +8,16 @@ A trace carries no file paths, so the same run from another folder gives the sam
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sim.errors import InputError, Location
+
+if TYPE_CHECKING:
+    from sim.yamlio import Limits
 
 TRACE_FORMAT = "kratix-sim-trace/v1"
 
@@ -21,13 +25,29 @@ Event = dict[str, Any]
 Sink = Callable[[Event], None]
 
 
-# What ``json.dumps(event, separators=(",", ":"), ensure_ascii=False)`` builds on every call, built once.
-_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+def _chunk_encoder() -> Callable[[Any, int], list[str]]:
+    """What ``json.dumps(event, separators=(",", ":"), ensure_ascii=False)`` runs, built once: the C encoder
+    ``JSONEncoder.encode`` builds on every call (with the same options), returning the line's chunks. Without
+    circular-reference markers (an event is a tree); where the C accelerator is missing, ``JSONEncoder``."""
+    options = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython has the accelerator
+        return lambda value, _level: [options.encode(value)]
+    encoder: Callable[[Any, int], list[str]] = make(None, options.default, json.encoder.encode_basestring, None,
+                                                    ":", ",", False, False, True)
+    return encoder
+
+
+_CHUNKS = _chunk_encoder()  # _CHUNKS(event, 0): the chunks of the line (usually one string)
+_JOIN = "".join
 
 
 def encode(event: Event) -> str:
     """One JSONL line: compact, insertion-ordered, UTF-8 kept as is."""
-    return _ENCODE(event)
+    return _JOIN(_CHUNKS(event, 0))
+
+
+_ENCODE = encode  # the name earlier versions exported
 
 
 def seconds(ms: int) -> int | float:
@@ -89,13 +109,16 @@ class Trace:
             if header is None:
                 if item["event"] != "header" or item.get("format") != TRACE_FORMAT:
                     raise InputError(f"first line must be a {TRACE_FORMAT} header", Location(file, line=number))
+                if not isinstance(item.get("config", {}), dict):
+                    raise InputError("`config` must be a mapping", Location(file, "config", number))
                 header = item
                 continue
             seq, t = item.get("seq"), item.get("t")
             if not isinstance(seq, int) or isinstance(seq, bool) or (last_seq is not None and seq <= last_seq):
                 raise InputError("`seq` must be an integer, strictly increasing", Location(file, "seq", number))
-            if not isinstance(t, int | float) or isinstance(t, bool):
-                raise InputError("`t` must be a number", Location(file, "t", number))
+            if not isinstance(t, int | float) or isinstance(t, bool) or not 0 <= t < math.inf:
+                raise InputError("`t` must be a finite number of seconds, 0 or more", Location(file, "t", number))
+            _check_fields(item, file, number)
             last_seq = seq
             events.append(item)
         if header is None:
@@ -103,31 +126,82 @@ class Trace:
         return cls(header, events)
 
     @classmethod
-    def read(cls, path: Path) -> Trace:
-        from sim.yamlio import read_text
+    def read(cls, path: Path, limits: Limits | None = None) -> Trace:
+        """Read a trace file; ``limits.max_bytes`` (``--max-file-bytes``) bounds its size."""
+        from sim.yamlio import DEFAULT_LIMITS, read_text
 
-        return cls.parse(read_text(path).splitlines(), str(path))
+        return cls.parse(read_text(path, limits or DEFAULT_LIMITS).splitlines(), str(path))
+
+
+# Field types of trace events (docs/trace.md): what a reader may rely on once ``Trace.parse`` accepted a line.
+_TEXT_FIELDS = ("object", "workflow", "action", "pipeline", "job", "pod", "container", "hash", "reason", "type",
+                "status", "label", "finalizer", "restart_policy", "promise", "digest")
+_INTEGER_FIELDS = ("pipeline_index", "attempt", "exit_code", "backoff_limit", "generation")
+_REQUIRED = {"job_created": ("job",), "pod_created": ("pod",)}
+
+
+def _check_fields(item: Event, file: str, number: int) -> None:
+    """The known fields of an event have their documented types; a Job or pod event names its Job or pod."""
+    for key in _REQUIRED.get(item["event"], ()):
+        if key not in item:
+            raise InputError(f"a {item['event']!r} event needs `{key}`", Location(file, key, number))
+    for key in _TEXT_FIELDS:
+        if item.get(key) is not None and not isinstance(item[key], str):
+            raise InputError(f"`{key}` must be a string", Location(file, key, number))
+    for key in _INTEGER_FIELDS:
+        value = item.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise InputError(f"`{key}` must be an integer", Location(file, key, number))
 
 
 class Recorder:
-    """Numbers events and hands each to every sink (in memory list, JSONL file, streaming metrics)."""
+    """Numbers events and hands each to every sink (in memory list, JSONL file, streaming metrics).
+
+    ``emit(name, **fields)`` leaves out fields that are ``None``. ``record(event)`` is the fast path for a
+    caller that builds the whole event itself: a dict whose first keys are ``seq``, ``t`` and ``event`` (the
+    values of ``seq`` and ``t`` are placeholders, overwritten here, so the key order stays) and that holds no
+    ``None``. Both give the same event, so the same trace line.
+    """
 
     def __init__(self, header: Event, now_ms: Callable[[], int]) -> None:
         self.header = header
         self._now_ms = now_ms
         self._seq = 0
+        self._ms: int | None = None  # the instant ``_t`` was computed for (many events share one)
+        self._t: int | float = 0
         self.sinks: list[Sink] = []
+
+    @property
+    def count(self) -> int:
+        """How many events were recorded (the ``seq`` of the last one)."""
+        return self._seq
+
+    def _time(self) -> int | float:
+        """``t`` of the current instant: an integer when whole, else milliseconds as a fraction."""
+        ms = self._now_ms()
+        if ms != self._ms:
+            self._ms = ms
+            ms = int(ms)  # a clock may give a float; the trace's t is of whole milliseconds
+            self._t = ms // 1000 if ms % 1000 == 0 else ms / 1000
+        return self._t
 
     def emit(self, event: str, **fields: Any) -> Event:
         self._seq += 1
-        ms = self._now_ms()
-        record: Event = {"seq": self._seq, "t": ms // 1000 if ms % 1000 == 0 else ms / 1000, "event": event}
         if None in fields.values():  # absent fields are left out
-            for key, value in fields.items():
-                if value is not None:
-                    record[key] = value
-        else:
-            record.update(fields)
+            fields = {key: value for key, value in fields.items() if value is not None}
+        record: Event = {"seq": self._seq, "t": self._time(), "event": event, **fields}
+        for sink in self.sinks:
+            sink(record)
+        return record
+
+    def record(self, record: Event) -> Event:
+        record["seq"] = self._seq = self._seq + 1
+        ms = self._now_ms()
+        if ms != self._ms:
+            self._ms = ms
+            ms = int(ms)
+            self._t = ms // 1000 if ms % 1000 == 0 else ms / 1000
+        record["t"] = self._t
         for sink in self.sinks:
             sink(record)
         return record
@@ -138,7 +212,10 @@ class JsonlSink:
 
     def __init__(self, handle: IO[str], header: Event) -> None:
         self.handle = handle
+        self._write = handle.write
         handle.write(encode(header) + "\n")
 
     def __call__(self, event: Event) -> None:
-        self.handle.write(_ENCODE(event) + "\n")
+        chunks = _CHUNKS(event, 0)
+        chunks.append("\n")
+        self._write(_JOIN(chunks))

@@ -55,7 +55,7 @@ from sim.model.promise import (
     WorkflowAction,
     WorkflowType,
 )
-from sim.yamlio import Limits, PathKey, format_path
+from sim.yamlio import PathKey, format_path
 
 Severity = Literal["error", "warning"]
 
@@ -576,9 +576,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     """The ``validate`` command; an unreadable input raises InputError (exit 2, one line, by sim.cli)."""
-    limits = Limits(
-        max_bytes=args.max_file_bytes, max_nodes=args.max_yaml_nodes, max_depth=args.max_yaml_depth,
-    )
+    from sim.cli import limits_from
+
+    limits = limits_from(args)
     files: list[Path] = args.files
     findings = validate(load_promises(files, limits))
     names = [str(path) for path in files]

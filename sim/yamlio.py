@@ -9,7 +9,7 @@ nesting depth. Each limit has an option to raise it (``Limits``).
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +31,11 @@ class Limits:
     max_bytes: int = 10 * 1024 * 1024
     max_nodes: int = 1_000_000
     max_depth: int = 200
+    # What a scenario or an experiment may ask the simulator to do (sim.limits), not how big the YAML is.
+    max_resources: int = 10_000  # resources of a scenario, counting `count` (the 10k bench fleet fits)
+    max_faults: int = 10_000  # fault events the schedules give within the duration (`every`/`rate` expanded)
+    max_reconciliations: int = 100_000  # objects x (1 + (duration + settle) / interval); the library needs 4,321
+    max_runs: int = 10_000  # experiment runs: parameter points x replications
 
 
 DEFAULT_LIMITS = Limits()
@@ -42,6 +47,8 @@ def format_path(path: PathKey) -> str:
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
+        elif not part.isprintable():  # a line break or control character must not reach an error line
+            text += f"[{part!r}]"
         else:
             text += ("." if text else "") + part
     return text
@@ -139,6 +146,11 @@ class _Builder:
                 f"unsupported YAML tag {node.tag!r} (only plain YAML is read)",
                 Location(self.source.file, format_path(path), node.start_mark.line + 1),
             ) from exc
+        except (ValueError, OverflowError) as exc:  # e.g. a timestamp 2001-02-30 (datetime refuses it)
+            raise InputError(
+                f"invalid value {str(node.value)[:40]!r}: {exc}",
+                Location(self.source.file, format_path(path), node.start_mark.line + 1),
+            ) from exc
 
 
 def read_text(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
@@ -171,7 +183,12 @@ def parse_documents(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> It
     """Yield each non-empty document of a YAML stream with its source map."""
     if len(text.encode("utf-8", "surrogatepass")) > limits.max_bytes:
         raise InputError(f"text is over the {limits.max_bytes}-byte limit", Location(file))
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader refuses control characters here, before any document
+    except yaml.reader.ReaderError as exc:
+        character = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise InputError(f"not YAML text: character {character!r} is not allowed",
+                         Location(file, line=text.count("\n", 0, exc.position) + 1)) from exc
     index = 0
     try:
         while loader.check_node():
@@ -192,6 +209,8 @@ def parse_documents(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> It
         raise InputError(f"YAML error: {exc}", Location(file)) from exc
     except RecursionError as exc:
         raise InputError("YAML nested too deeply to read", Location(file)) from exc
+    except ValueError as exc:  # the scanner's chr() of an escape beyond Unicode ("\U01000000")
+        raise InputError(f"YAML syntax error: invalid escape ({exc})", Location(file, line=loader.line + 1)) from exc
     finally:
         loader.dispose()
 
@@ -201,30 +220,34 @@ def load_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[YamlDocument]
     return list(parse_documents(read_text(path, limits), str(path), limits))
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, permissions: int = 0o600) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    with atomic_writer(path) as handle:
+    with atomic_writer(path, permissions) as handle:
         assert handle is not None
         handle.write(text)
 
 
 @contextmanager
-def atomic_writer(path: Path | None) -> Iterator[IO[str] | None]:
+def atomic_writer(path: Path | None, permissions: int = 0o600) -> Iterator[IO[str] | None]:
     """A text handle whose content replaces ``path`` only if the block ends without an exception.
 
-    ``None`` gives ``None`` (nothing to write). A failed or interrupted write leaves the old file as it was.
+    ``None`` gives ``None`` (nothing to write). A failed or interrupted write (also SIGTERM, see
+    ``sim.errors.Interrupted``) leaves the old file as it was and no ``.NAME.*.tmp`` beside it: the temporary
+    file's name is chosen before it exists, so no signal can leave one behind unnamed.
     """
     if path is None:
         yield None
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, permissions)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, permissions)  # whatever the umask
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise

@@ -31,3 +31,16 @@ def shared_dir() -> Path:
 def corpus_dir(shared_dir: Path) -> Path:
     """``../shared/promises``: the real Promise corpus, read in place."""
     return _require(shared_dir / "promises")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--fuzz-profile ci|long``: the Hypothesis profile of tests/fuzz (default: $KRATIX_FUZZ, else ci)."""
+    parser.addoption("--fuzz-profile", choices=["ci", "long"], default=None,
+                     help="front-door fuzzing profile: ci (2,000 examples per entry point, the default) or long "
+                          "(50,000, by hand); also KRATIX_FUZZ=long")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    profile = config.getoption("--fuzz-profile")
+    if profile is not None:
+        os.environ["KRATIX_FUZZ"] = profile  # read by tests/fuzz/fuzzlib.py when the fuzz tests are imported

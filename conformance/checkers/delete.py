@@ -40,6 +40,21 @@ def _triggered(ctx: CheckContext, obj: str, seq_from: int, seq_to: int) -> bool:
     return trigger_between(ctx, obj, seq_from, seq_to, labels=(MANUAL,), delete_jobs_only=True)
 
 
+def _retriggered(ctx: CheckContext, obj: str, seq_from: int, event: Event) -> bool | None:
+    """D3/D4: was a new delete run of ``obj`` triggered after ``seq_from``, by ``event``? None when the trace
+    cannot tell: it lacks the label history (an import) and its Events are incomplete. Kratix records a Normal
+    ``PipelineStarted`` Event when the manual label re-triggers a delete Pipeline, so complete Events stand in
+    for the label (an Event newer than a failure's Warning outlives it)."""
+    if _triggered(ctx, obj, seq_from, event["seq"]):
+        return True
+    if ctx.evidence.missing("labels") is None:
+        return False
+    if ctx.evidence.missing("events") is not None:
+        return None
+    return any(e["event"] == "event_recorded" and e.get("reason") == "PipelineStarted" and e["seq"] > seq_from
+               and abs(t_of(e) - t_of(event)) <= 1 for e in ctx.by_object.get(obj, []))
+
+
 # -- D1 --------------------------------------------------------------------------------------------
 @checker("D1")
 def single_delete_pipeline(ctx: CheckContext) -> Verdict:
@@ -84,6 +99,7 @@ def one_delete_job(ctx: CheckContext) -> Verdict:
     (manual label, spec change of the object or its Promise, the delete Job deleted externally) seen since
     the previous delete Job was created. Retries happen inside the Job (J1-J3)."""
     fails: list[Verdict] = []
+    unknowns: list[str] = []
     objects = sorted({j.object for j in _delete_jobs(ctx)})
     for obj in objects:
         requested: Event | None = None
@@ -94,15 +110,25 @@ def one_delete_job(ctx: CheckContext) -> Verdict:
             if event["event"] != "job_created" or event.get("action") != "delete":
                 continue
             if requested is None:
+                gap = ctx.evidence.missing("objects")
+                if gap is not None:  # an import without the object: its deletionTimestamp is unknown
+                    unknowns.append(f"{obj}: delete Job {event.get('job')} with no deletion in the trace ({gap})")
+                    break
                 fails.append(ctx.fail("D3", event, f"{obj}: delete Job {event.get('job')} created before deletion "
                                       "was requested"))
                 break
-            if previous is not None and not _triggered(ctx, obj, previous["seq"], event["seq"]):
+            retriggered = True if previous is None else _retriggered(ctx, obj, previous["seq"], event)
+            if retriggered is None:
+                unknowns.append(f"{obj}: second delete Job {event.get('job')} with no trigger in the trace "
+                                f"({ctx.evidence.missing('labels', 'events')})")
+                break
+            if not retriggered:
+                since = previous.get("job") if previous is not None else None
                 fails.append(ctx.fail("D3", event, f"{obj}: a second delete Job {event.get('job')} created with no "
-                                      f"manual label, spec change or Job deletion since {previous.get('job')}"))
+                                      f"manual label, spec change or Job deletion since {since}"))
                 break
             previous = event
-    return conclude("D3", fails, [], bool(objects), "no delete Job")
+    return conclude("D3", fails, unknowns, bool(objects), "no delete Job")
 
 
 # -- D4 --------------------------------------------------------------------------------------------
@@ -128,7 +154,11 @@ def stuck_after_delete_failure(ctx: CheckContext) -> Verdict:
             escape = name == "object_removed" or (name == "job_created" and event.get("action") == "delete") or (
                 name == "finalizer_removed" and event.get("finalizer") == DELETE_WORKFLOWS)
             if escape:
-                if not _triggered(ctx, obj, job.created["seq"], event["seq"]):
+                retriggered = _retriggered(ctx, obj, job.created["seq"], event)
+                if retriggered is None:
+                    unknowns.append(f"{obj}: the deletion went on after delete Job {job.name} failed, with no "
+                                    f"trigger in the trace ({ctx.evidence.missing('labels', 'events')})")
+                elif not retriggered:
                     what = "new delete Job" if name == "job_created" else (
                         "object removed" if name == "object_removed" else f"{DELETE_WORKFLOWS} removed")
                     fails.append(ctx.fail("D4", event, f"{obj}: {what} after the delete Job {job.name} failed, with "

@@ -70,7 +70,7 @@ from sim.executors.base import (
     Mount,
     RealExecutor,
 )
-from sim.executors.contract import PipelineRun, WorkflowRun, read_tree, remove_tree, run_workflow, with_status
+from sim.executors.contract import PipelineRun, WorkflowRun, read_tree, run_workflow, with_status
 from sim.executors.process import ProcessExecutor, find_libfaketime
 from sim.model.promise import Container, Promise, WorkflowAction, WorkflowType
 
@@ -211,8 +211,9 @@ class RunRecord:
                              for p in r.problems],
                 "warnings": list(r.warnings),
                 "executions": [{"container": e.container, "pod": e.pod, "attempt": e.attempt,
-                                "exit_code": e.exit_code, "injected": e.injected, "timed_out": e.timed_out,
-                                "duration_s": round(e.duration_s, 3), "stdout": e.stdout, "stderr": e.stderr}
+                                "exit_code": e.exit_code, "reason": e.reason, "injected": e.injected,
+                                "timed_out": e.timed_out, "duration_s": round(e.duration_s, 3), "stdout": e.stdout,
+                                "stderr": e.stderr}
                                for e in r.executions],
             } for r in self.run.runs],
         }
@@ -680,8 +681,3 @@ class Matrix:
                 first.run.outcome, second.run.outcome))
         self.checks["I6"] = "the delete Pipeline run twice: " + (
             "the second run fails" if second.run.outcome == "failed" else "both succeed")
-
-
-def cleanup(path: Path) -> None:
-    """Remove a matrix work directory (worlds, seed files) even when scripts left it unwritable."""
-    remove_tree(path)

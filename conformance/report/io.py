@@ -3,35 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from conformance.report.model import REPORT_FORMAT, Report
+from sim import yamlio
 from sim.errors import InputError, Location
-from sim.yamlio import read_text
+from sim.yamlio import DEFAULT_LIMITS, Limits, read_text
 
 DIR_FILES = {"markdown": "report.md", "junit": "report.xml", "json": "report.json", "html": "report.html"}
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` through a temporary file in the same folder and a rename; a failed write
-    leaves the old file. The file is world-readable (0644): reports are meant to be published."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace ``path`` with ``text`` through a temporary file in the same folder and a rename; a failed or
+    interrupted write leaves the old file. The file is world-readable (0644): reports are meant to be
+    published."""
+    yamlio.write_atomic(path, text, permissions=0o644)
 
 
 @dataclass
@@ -88,9 +77,9 @@ def write_outputs(report: Report, outputs: Outputs, plots: bool = True) -> list[
     return written
 
 
-def load_report(path: Path) -> Report:
+def load_report(path: Path, limits: Limits = DEFAULT_LIMITS) -> Report:
     """A report (or baseline) JSON file; bad input raises InputError naming the file and field."""
-    text = read_text(path)
+    text = read_text(path, limits)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 REPORT_FORMAT = "kratix-sim-report/v1"
 SCHEMA_ID = "https://kratix-sim.invalid/schemas/report-v1.schema.json"
@@ -214,6 +214,22 @@ class Report(_Model):
     findings: list[Finding] = Field(default_factory=list)
     sections: list[Section] = Field(default_factory=list)
     generated: Generated | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _printable_keys(cls, data: Any) -> Any:
+        """No key may hold a line break or control character: an error naming it must stay one line."""
+        pending = [data]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, dict):
+                for key, value in item.items():
+                    if isinstance(key, str) and not key.isprintable():
+                        raise ValueError(f"a key holds a control character or line break: {key[:40]!r}")
+                    pending.append(value)
+            elif isinstance(item, list):
+                pending.extend(item)
+        return data
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)

@@ -18,7 +18,7 @@ from sim.cluster.objects import (
     go_json,
     md5_hex,
 )
-from sim.trace import Recorder
+from sim.trace import Event, Recorder
 
 Watch = Callable[[str], None]
 # KObject attribute -> the status field Kratix shows (times in whole seconds).
@@ -31,6 +31,9 @@ STATUS_FIELD_NAMES = {
     "observed_generation": "observedGeneration",
     "fanout_requested": "fanoutRequested",
 }
+# Job state -> (trace event, Job condition type).
+_JOB_FINISHED = {"complete": ("job_completed", "Complete"), "failed": ("job_failed", "Failed"),
+                 "suspended": ("job_suspended", "Suspended")}
 
 
 class Cluster:
@@ -44,6 +47,8 @@ class Cluster:
         self.job_watchers: list[Callable[[Job], None]] = []
         # Every change is a trace event: the recorder's own ``emit``, bound once (no wrapper call per event).
         self.emit: Callable[..., Any] = recorder.emit
+        # The fast path for events whose fields are known: ``record({"seq": 0, "t": 0, "event": name, ...})``.
+        self.record: Callable[[Event], Event] = recorder.record
 
     # -- watches -------------------------------------------------------------------------------------
     def notify(self, key: str) -> None:
@@ -54,7 +59,8 @@ class Cluster:
     def create(self, obj: KObject) -> None:
         self.objects[obj.key] = obj
         self.jobs.setdefault(obj.key, [])
-        self.emit("object_created", object=obj.key, workflow=obj.kind, hash=obj.spec_hash)
+        self.record({"seq": 0, "t": 0, "event": "object_created", "object": obj.key, "workflow": obj.kind,
+                     "hash": obj.spec_hash})
         self.notify(obj.key)
 
     def update_spec(self, obj: KObject, spec: dict[str, Any], spec_hash: str) -> None:
@@ -62,21 +68,22 @@ class Cluster:
             return
         obj.spec, obj.spec_hash = spec, spec_hash
         obj.generation += 1
-        self.emit("spec_updated", object=obj.key, hash=spec_hash, generation=obj.generation)
+        self.record({"seq": 0, "t": 0, "event": "spec_updated", "object": obj.key, "hash": spec_hash,
+                     "generation": obj.generation})
         self.notify(obj.key)
 
     def set_label(self, obj: KObject, label: str, value: str = "true") -> None:
         if obj.labels.get(label) == value:
             return
         obj.labels[label] = value
-        self.emit("label_set", object=obj.key, label=label, value=value)
+        self.record({"seq": 0, "t": 0, "event": "label_set", "object": obj.key, "label": label, "value": value})
         self.notify(obj.key)
 
     def remove_label(self, obj: KObject, label: str) -> None:
         if label not in obj.labels:
             return
         del obj.labels[label]
-        self.emit("label_removed", object=obj.key, label=label)
+        self.record({"seq": 0, "t": 0, "event": "label_removed", "object": obj.key, "label": label})
         self.notify(obj.key)
 
     def add_finalizers(self, obj: KObject, finalizers: list[str]) -> None:
@@ -116,31 +123,45 @@ class Cluster:
     def set_condition(self, obj: KObject, type_: str, status: str, reason: str, message: str = "") -> bool:
         """cluster-api ``conditions.Set``: lastTransitionTime (whole seconds) moves when anything changes."""
         old = obj.conditions.get(type_)
-        if old is not None and (old.status, old.reason, old.message) == (status, reason, message):
+        if old is not None and old.status == status and old.reason == reason and old.message == message:
             return False
         now_s_ms = self.now_ms() // 1000 * 1000
         obj.conditions[type_] = Condition(type_, status, reason, message, now_s_ms)
-        self.emit("condition_set", object=obj.key, type=type_, status=status, reason=reason, message=message)
+        if status is None or reason is None or message is None:  # absent fields are left out (emit does it)
+            self.emit("condition_set", object=obj.key, type=type_, status=status, reason=reason, message=message)
+        else:
+            self.record({"seq": 0, "t": 0, "event": "condition_set", "object": obj.key, "type": type_,
+                         "status": status, "reason": reason, "message": message})
         self.notify(obj.key)
         return True
 
     def set_status(self, obj: KObject, **fields: Any) -> None:
         """Set plain status fields (message, counters, phases...); emits one ``status_updated`` if changed."""
-        changed = {k: v for k, v in fields.items() if getattr(obj, k) != v}
-        if not changed:
+        self.update_status(obj, fields)
+
+    def update_status(self, obj: KObject, fields: dict[str, Any]) -> None:
+        """``set_status`` with the fields as a dict."""
+        changed: dict[str, Any] | None = None
+        for key, value in fields.items():
+            if getattr(obj, key) != value:
+                if changed is None:
+                    changed = {}
+                changed[key] = value
+        if changed is None:
             return
         for key, value in changed.items():
             setattr(obj, key, value)
         shown = {STATUS_FIELD_NAMES[k]: (v // 1000 if k.endswith("_ms") and v is not None else v)
                  for k, v in sorted(changed.items())}
-        self.emit("status_updated", object=obj.key, fields=shown)
+        self.record({"seq": 0, "t": 0, "event": "status_updated", "object": obj.key, "fields": shown})
         self.notify(obj.key)
 
     def set_phases(self, obj: KObject, phases: list[PipelinePhase]) -> None:
         if phases == obj.phases:
             return
         obj.phases = phases
-        self.emit("phases_set", object=obj.key, phases=[p.phase for p in phases])
+        self.record({"seq": 0, "t": 0, "event": "phases_set", "object": obj.key,
+                     "phases": [p.phase for p in phases]})
         self.notify(obj.key)
 
     def merge_user_status(self, obj: KObject, status: dict[str, Any]) -> None:
@@ -169,9 +190,10 @@ class Cluster:
     # -- Jobs ----------------------------------------------------------------------------------------
     def add_job(self, job: Job) -> None:
         self.jobs.setdefault(job.object_key, []).append(job)
-        self.emit("job_created", object=job.object_key, workflow=job.workflow, action=job.action,
-                  pipeline=job.pipeline, pipeline_index=job.pipeline_index, job=job.name, hash=job.hash,
-                  backoff_limit=job.backoff_limit, restart_policy=job.restart_policy)
+        self.record({"seq": 0, "t": 0, "event": "job_created", "object": job.object_key, "workflow": job.workflow,
+                     "action": job.action, "pipeline": job.pipeline, "pipeline_index": job.pipeline_index,
+                     "job": job.name, "hash": job.hash, "backoff_limit": job.backoff_limit,
+                     "restart_policy": job.restart_policy})
         for watch in self.job_watchers:
             watch(job)
         self.notify(job.object_key)
@@ -181,11 +203,13 @@ class Cluster:
             return
         job.state = state  # type: ignore[assignment]
         job.finished_ms = self.now_ms()
-        event = {"complete": "job_completed", "failed": "job_failed", "suspended": "job_suspended"}[state]
-        condition = {"complete": "Complete", "failed": "Failed", "suspended": "Suspended"}[state]
-        self.emit(event, object=job.object_key, workflow=job.workflow, action=job.action, pipeline=job.pipeline,
-                  pipeline_index=job.pipeline_index, job=job.name, hash=job.hash, type=condition,
-                  status="True", reason=reason)
+        event, condition = _JOB_FINISHED[state]
+        record = {"seq": 0, "t": 0, "event": event, "object": job.object_key, "workflow": job.workflow,
+                  "action": job.action, "pipeline": job.pipeline, "pipeline_index": job.pipeline_index,
+                  "job": job.name, "hash": job.hash, "type": condition, "status": "True"}
+        if reason is not None:
+            record["reason"] = reason
+        self.record(record)
         self.notify(job.object_key)
 
     def delete_job(self, job: Job, reason: str) -> None:
@@ -193,7 +217,8 @@ class Cluster:
         if job not in jobs:
             return
         jobs.remove(job)
-        self.emit("job_deleted", object=job.object_key, pipeline=job.pipeline, job=job.name, reason=reason)
+        self.record({"seq": 0, "t": 0, "event": "job_deleted", "object": job.object_key, "pipeline": job.pipeline,
+                     "job": job.name, "reason": reason})
         for watch in self.job_watchers:
             watch(job)
         self.notify(job.object_key)
@@ -208,8 +233,8 @@ class Cluster:
         old = works.get(pipeline)
         changed = old is None or old.digest != digest
         works[pipeline] = Work(obj.key, pipeline, obj.kind, files, selectors, digest)
-        self.emit("work_written", object=obj.key, pipeline=pipeline, digest=digest, files=len(files),
-                  changed=changed)
+        self.record({"seq": 0, "t": 0, "event": "work_written", "object": obj.key, "pipeline": pipeline,
+                     "digest": digest, "files": len(files), "changed": changed})
 
     def delete_work(self, object_key: str, pipeline: str, reason: str) -> None:
         works = self.works.get(object_key, {})

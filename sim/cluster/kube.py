@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import simpy
+from simpy.events import Timeout
 
 from sim.cluster.api import Cluster
 from sim.cluster.objects import Job, KObject
@@ -28,20 +29,20 @@ from sim.rng import Rng
 KILLED_EXIT_CODE = 137
 
 
-@dataclass
+@dataclass(slots=True)
 class _Running:
     pod: str
     container: str
     attempt: int
 
 
-@dataclass
+@dataclass(slots=True)
 class _KubeletBackoff:
     failures: int = 0
     last_failure_ms: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pod:
     name: str
     restarts: int = 0
@@ -75,6 +76,7 @@ class JobRunner:
         self.procs: dict[str, simpy.Process] = {}
         self.running: dict[str, _Running] = {}
         self.executions: dict[tuple[str, str], int] = {}
+        self._kratix_outcome: tuple[int, str | None, int] = (0, None, _ms(self.timing.kratix_step_s))
 
     # -- control from outside ------------------------------------------------------------------------
     def start(self, job: Job) -> None:
@@ -108,8 +110,9 @@ class JobRunner:
             while job.running:
                 job.pod_count += 1
                 pod = _Pod(f"{job.name}-{self.rng.suffix()}")
-                self.cluster.emit("pod_created", object=job.object_key, job=job.name, pod=pod.name,
-                                  pipeline=job.pipeline, attempt=job.pod_count)
+                self.cluster.record({"seq": 0, "t": 0, "event": "pod_created", "object": job.object_key,
+                                     "job": job.name, "pod": pod.name, "pipeline": job.pipeline,
+                                     "attempt": job.pod_count})
                 succeeded = yield from self._run_pod(job, pipeline, pod)
                 if not job.running:
                     return
@@ -175,26 +178,32 @@ class JobRunner:
     def _run_step(self, job: Job, pipeline: Pipeline | None, pod: _Pod, step: str | Container, attempt: int,
                   volumes: PodVolumes) -> Generator[Any, Any, int]:
         """One execution of one step (W2): started, its run time, what a Kratix step does, exited."""
+        cluster = self.cluster
         name = step if isinstance(step, str) else step.name
         self.running[job.name] = _Running(pod.name, name, attempt)
-        self.cluster.emit("container_started", object=job.object_key, job=job.name, pod=pod.name,
-                          pipeline=job.pipeline, container=name, attempt=attempt)
+        cluster.record({"seq": 0, "t": 0, "event": "container_started", "object": job.object_key, "job": job.name,
+                        "pod": pod.name, "pipeline": job.pipeline, "container": name, "attempt": attempt})
         exit_code, reason, duration_ms = self._execute(job, pipeline, step, attempt, volumes)
-        yield self.env.timeout(duration_ms)
-        obj = self.cluster.objects.get(job.object_key)
-        if isinstance(step, str) and step != "reader":
-            exit_code, reason = self._kratix_step(step, job, obj, volumes)
-        elif step == "reader":
-            self.steps.reader(obj, volumes)
+        yield Timeout(self.env, duration_ms)
+        obj = cluster.objects.get(job.object_key)
+        if isinstance(step, str):
+            if step == "reader":
+                self.steps.reader(obj, volumes)
+            else:
+                exit_code, reason = self._kratix_step(step, job, obj, volumes)
         del self.running[job.name]
-        self.cluster.emit("container_exited", object=job.object_key, job=job.name, pod=pod.name,
-                          pipeline=job.pipeline, container=name, attempt=attempt, exit_code=exit_code, reason=reason)
+        exited = {"seq": 0, "t": 0, "event": "container_exited", "object": job.object_key, "job": job.name,
+                  "pod": pod.name, "pipeline": job.pipeline, "container": name, "attempt": attempt,
+                  "exit_code": exit_code}
+        if reason is not None:
+            exited["reason"] = reason
+        cluster.record(exited)
         return exit_code
 
     def _execute(self, job: Job, pipeline: Pipeline | None, step: str | Container, attempt: int,
                  volumes: PodVolumes) -> tuple[int, str | None, int]:
         if isinstance(step, str):
-            return 0, None, _ms(self.timing.kratix_step_s)
+            return self._kratix_outcome
         assert pipeline is not None
         obj = self.cluster.objects.get(job.object_key)
         promise = self.promise_of(obj) if obj is not None else ""

@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import json.encoder
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -43,8 +45,23 @@ JobState = Literal["running", "complete", "failed", "suspended"]
 Phase = Literal["Pending", "Running", "Succeeded", "Failed", "Suspended"]
 
 
-# What ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` builds per call, built once.
-_GO_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+def _go_encoder() -> Callable[[Any], str]:
+    """What ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` runs, built once:
+    the C encoder ``JSONEncoder.encode`` builds per call, with the same options (see ``sim.trace``)."""
+    options = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython has the accelerator
+        return options.encode
+    encoder = make(None, options.default, json.encoder.encode_basestring, None, ":", ",", True, False, True)
+    join = "".join
+
+    def encode(value: Any) -> str:
+        return join(encoder(value, 0))
+
+    return encode
+
+
+_GO_ENCODE = _go_encoder()
 
 
 def go_json(value: Any) -> str:
@@ -68,7 +85,7 @@ def combined_hash(promise_spec_hash: str, resource_spec_hash: str) -> str:
     return md5_hex(f"{promise_spec_hash}-{resource_spec_hash}")
 
 
-@dataclass
+@dataclass(slots=True)
 class Condition:
     type: str
     status: str
@@ -77,7 +94,7 @@ class Condition:
     last_transition_ms: int  # whole seconds (W4)
 
 
-@dataclass
+@dataclass(slots=True)
 class PipelinePhase:
     name: str
     phase: Phase = "Pending"
@@ -86,7 +103,7 @@ class PipelinePhase:
     attempts: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class KObject:
     """A resource request or a Promise as the API server holds it."""
 
@@ -143,7 +160,7 @@ class KObject:
         return status
 
 
-@dataclass
+@dataclass(slots=True)
 class Job:
     """A Kubernetes Job for one Pipeline run (section 1: one Job per Pipeline)."""
 
@@ -170,7 +187,7 @@ class Job:
         return self.state == "running"
 
 
-@dataclass
+@dataclass(slots=True)
 class Work:
     """The state store's record of one (object, pipeline): the files of /kratix/output (W15)."""
 

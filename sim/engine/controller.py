@@ -7,7 +7,7 @@ Requeues and error back-off follow K2. ``stop`` loses queues and timers (K3); ``
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -41,6 +41,9 @@ class Controller:
         # its configure workflow completed (Kratix starts the dynamic controller from there; it is in memory).
         self.gated: set[str] = set()
         self.cluster.watchers.append(self.on_change)
+        self._condition_changed = False  # act: a SetCondition of this reconcile changed a condition
+        self._handlers = self._action_table()
+        self._queue_of: dict[str, WorkQueue] = {}  # object key -> its queue, while the controller runs
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def queue_name(self, obj: KObject) -> str:
@@ -75,6 +78,7 @@ class Controller:
             if worker.is_alive:
                 worker.interrupt("controller stopped")
         self.workers.clear()
+        self._queue_of.clear()
         for queue in self.queues.values():
             queue.clear()
         self.blocked.clear()
@@ -83,15 +87,23 @@ class Controller:
     def on_change(self, key: str) -> None:
         if not self.running:
             return
+        queue = self._queue_of.get(key)
+        if queue is not None:  # the object's queue, its worker started (since the last start)
+            if key in self.cluster.objects:
+                queue.add(key)
+            return
         obj = self.cluster.objects.get(key)
         if obj is not None:
-            self._queue(self.queue_name(obj)).add(key)
+            queue = self._queue_of[key] = self._queue(self.queue_name(obj))
+            queue.add(key)
 
     # -- the worker ----------------------------------------------------------------------------------
     def _work(self, queue: WorkQueue) -> Generator[Any, Any, None]:
         try:
             while True:
-                key = yield from queue.get()
+                key = queue.pop()
+                if key is None:
+                    key = yield from queue.get()
                 hold = self.reconcile(queue, key)
                 if hold:
                     yield self.env.timeout(hold)
@@ -107,7 +119,8 @@ class Controller:
             return 0
         obs = self.observe(obj)
         decision = self.decide(obs)
-        self.cluster.emit("reconcile", object=key, workflow=obj.kind, reason=decision.outcome)
+        self.cluster.record({"seq": 0, "t": 0, "event": "reconcile", "object": key, "workflow": obj.kind,
+                             "reason": decision.outcome})
         hold = self.act(obj, decision)
         if decision.outcome == "waiting-for-promise":
             self.blocked.setdefault(obj.promise_name, set()).add(key)
@@ -162,66 +175,137 @@ class Controller:
 
     # -- act -----------------------------------------------------------------------------------------
     def act(self, obj: KObject, decision: d.Decision) -> int:
-        cluster, sim = self.cluster, self.sim
+        """Apply the decision's actions in order; returns how long the worker is held (ms). Each action type has
+        its handler (a table looked up by type, not a chain of tests per action)."""
+        cluster = self.cluster
         hold_ms = 0
-        condition_changed = False
+        self._condition_changed = False
+        handlers = self._handlers
         for action in decision.actions:
-            match action:
-                case d.SetLabel(label=label):
-                    cluster.set_label(obj, label)
-                case d.RemoveLabel(label=label):
-                    cluster.remove_label(obj, label)
-                case d.SetCondition(type=type_, status=status, reason=reason, message=message):
-                    condition_changed |= cluster.set_condition(obj, type_, status, reason, message)
-                case d.SetPhases(phases=phases):
-                    cluster.set_phases(obj, list(phases))
-                case d.SetStatus() as status_action:
-                    fields = {k: v for k, v in (("message", status_action.message),
-                                                ("workflows_succeeded", status_action.workflows_succeeded),
-                                                ("workflows_failed", status_action.workflows_failed))
-                              if v is not None}
-                    fields["workflows_total"] = 1 if sim.pipeline_names(obj.promise_name, obj.kind, "configure") \
-                        else 0
-                    cluster.set_status(obj, **fields)
-                case d.CreateJob(action=wf_action, index=index):
-                    sim.create_job(obj, wf_action, index)
-                    hold_ms += round(self.timing.job_creation_hold_s * 1000)
-                case d.SuspendJob(job=name):
-                    sim.suspend_job(obj, name)
-                case d.PruneJobs():
-                    sim.prune_jobs(obj)
-                case d.DeleteStaleWorks():
-                    names = set(sim.pipeline_names(obj.promise_name, obj.kind, "configure"))
-                    for work in cluster.works_of(obj.key):
-                        if work.pipeline not in names:
-                            cluster.delete_work(obj.key, work.pipeline, "pipeline-removed")
-                case d.AddFinalizers(finalizers=finalizers):
-                    cluster.add_finalizers(obj, list(finalizers))
-                case d.RemoveFinalizer(finalizer=finalizer):
-                    cluster.remove_finalizer(obj, finalizer)
-                case d.DeleteWorks():
-                    for work in cluster.works_of(obj.key):
-                        cluster.delete_work(obj.key, work.pipeline, "work-cleanup")
-                case d.DeleteJobs():
-                    for job in list(cluster.jobs_of(obj.key)):
-                        sim.delete_job(job, "workflows-cleanup")
-                case d.RecordEvent(type=type_, reason=reason, message=message):
-                    if condition_changed:
-                        cluster.emit("event_recorded", object=obj.key, type=type_, reason=reason, message=message)
-                case d.FanOut():
-                    label = RUN_FROM_START_LABEL if sim.profile.fanout_label == "run-from-start" else MANUAL_LABEL
-                    for resource in sim.resources_of(obj.promise_name):
-                        if not resource.deleting:
-                            cluster.set_label(resource, label)
-                case d.RequestFanOut():
-                    cluster.set_status(obj, fanout_requested=True)
-                case d.MarkObserved(generation=generation):
-                    cluster.set_status(obj, observed_generation=generation, fanout_requested=False)
-                    for key in sorted(self.blocked.pop(obj.promise_name, set())):
-                        self.on_change(key)
-                case d.DeleteResources():
-                    for resource in sim.resources_of(obj.promise_name):
-                        cluster.request_delete(resource)
+            handler = handlers.get(type(action))
+            if handler is None:
+                handler = self._handler_for(type(action))
+            if handler is not None:
+                hold_ms += handler(obj, action)
             if obj.key not in cluster.objects:
                 break
         return hold_ms
+
+    def _handler_for(self, kind: type) -> Callable[[KObject, Any], int] | None:
+        """The handler of an action type not in the table: that of its nearest base class (or None)."""
+        for base in kind.__mro__[1:]:
+            handler = self._handlers.get(base)
+            if handler is not None:
+                self._handlers[kind] = handler
+                return handler
+        return None
+
+    def _action_table(self) -> dict[type, Callable[[KObject, Any], int]]:
+        return {
+            d.SetLabel: self._set_label, d.RemoveLabel: self._remove_label, d.SetCondition: self._set_condition,
+            d.SetPhases: self._set_phases, d.SetStatus: self._set_status, d.CreateJob: self._create_job,
+            d.SuspendJob: self._suspend_job, d.PruneJobs: self._prune_jobs,
+            d.DeleteStaleWorks: self._delete_stale_works, d.AddFinalizers: self._add_finalizers,
+            d.RemoveFinalizer: self._remove_finalizer, d.DeleteWorks: self._delete_works,
+            d.DeleteJobs: self._delete_jobs, d.RecordEvent: self._record_event, d.FanOut: self._fan_out,
+            d.RequestFanOut: self._request_fan_out, d.MarkObserved: self._mark_observed,
+            d.DeleteResources: self._delete_resources,
+        }
+
+    def _set_label(self, obj: KObject, action: d.SetLabel) -> int:
+        self.cluster.set_label(obj, action.label)
+        return 0
+
+    def _remove_label(self, obj: KObject, action: d.RemoveLabel) -> int:
+        self.cluster.remove_label(obj, action.label)
+        return 0
+
+    def _set_condition(self, obj: KObject, action: d.SetCondition) -> int:
+        if self.cluster.set_condition(obj, action.type, action.status, action.reason, action.message):
+            self._condition_changed = True
+        return 0
+
+    def _set_phases(self, obj: KObject, action: d.SetPhases) -> int:
+        self.cluster.set_phases(obj, list(action.phases))
+        return 0
+
+    def _set_status(self, obj: KObject, action: d.SetStatus) -> int:
+        fields: dict[str, Any] = {}
+        if action.message is not None:
+            fields["message"] = action.message
+        if action.workflows_succeeded is not None:
+            fields["workflows_succeeded"] = action.workflows_succeeded
+        if action.workflows_failed is not None:
+            fields["workflows_failed"] = action.workflows_failed
+        fields["workflows_total"] = 1 if self.sim.pipeline_names(obj.promise_name, obj.kind, "configure") else 0
+        self.cluster.update_status(obj, fields)
+        return 0
+
+    def _create_job(self, obj: KObject, action: d.CreateJob) -> int:
+        self.sim.create_job(obj, action.action, action.index)
+        return round(self.timing.job_creation_hold_s * 1000)
+
+    def _suspend_job(self, obj: KObject, action: d.SuspendJob) -> int:
+        self.sim.suspend_job(obj, action.job)
+        return 0
+
+    def _prune_jobs(self, obj: KObject, _action: d.PruneJobs) -> int:
+        self.sim.prune_jobs(obj)
+        return 0
+
+    def _delete_stale_works(self, obj: KObject, _action: d.DeleteStaleWorks) -> int:
+        cluster = self.cluster
+        works = cluster.works_of(obj.key)
+        if works:
+            names = set(self.sim.pipeline_names(obj.promise_name, obj.kind, "configure"))
+            for work in works:
+                if work.pipeline not in names:
+                    cluster.delete_work(obj.key, work.pipeline, "pipeline-removed")
+        return 0
+
+    def _add_finalizers(self, obj: KObject, action: d.AddFinalizers) -> int:
+        self.cluster.add_finalizers(obj, list(action.finalizers))
+        return 0
+
+    def _remove_finalizer(self, obj: KObject, action: d.RemoveFinalizer) -> int:
+        self.cluster.remove_finalizer(obj, action.finalizer)
+        return 0
+
+    def _delete_works(self, obj: KObject, _action: d.DeleteWorks) -> int:
+        for work in self.cluster.works_of(obj.key):
+            self.cluster.delete_work(obj.key, work.pipeline, "work-cleanup")
+        return 0
+
+    def _delete_jobs(self, obj: KObject, _action: d.DeleteJobs) -> int:
+        for job in list(self.cluster.jobs_of(obj.key)):
+            self.sim.delete_job(job, "workflows-cleanup")
+        return 0
+
+    def _record_event(self, obj: KObject, action: d.RecordEvent) -> int:
+        if self._condition_changed:
+            self.cluster.emit("event_recorded", object=obj.key, type=action.type, reason=action.reason,
+                              message=action.message)
+        return 0
+
+    def _fan_out(self, obj: KObject, _action: d.FanOut) -> int:
+        sim = self.sim
+        label = RUN_FROM_START_LABEL if sim.profile.fanout_label == "run-from-start" else MANUAL_LABEL
+        for resource in sim.resources_of(obj.promise_name):
+            if not resource.deleting:
+                self.cluster.set_label(resource, label)
+        return 0
+
+    def _request_fan_out(self, obj: KObject, _action: d.RequestFanOut) -> int:
+        self.cluster.set_status(obj, fanout_requested=True)
+        return 0
+
+    def _mark_observed(self, obj: KObject, action: d.MarkObserved) -> int:
+        self.cluster.set_status(obj, observed_generation=action.generation, fanout_requested=False)
+        for key in sorted(self.blocked.pop(obj.promise_name, set())):
+            self.on_change(key)
+        return 0
+
+    def _delete_resources(self, obj: KObject, _action: d.DeleteResources) -> int:
+        for resource in self.sim.resources_of(obj.promise_name):
+            self.cluster.request_delete(resource)
+        return 0

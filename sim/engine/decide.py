@@ -150,9 +150,13 @@ class Decision:
 
 
 # -- observation --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Observation:
-    """What a reconcile reads. ``obj`` and ``jobs`` are read, never written."""
+    """What a reconcile reads. ``obj`` and ``jobs`` are read, never written.
+
+    Frozen; its ``__init__`` (same signature as the generated one) fills the instance dict in one step instead
+    of one frozen ``__setattr__`` bypass per field: an Observation is built for every reconcile.
+    """
 
     now_ms: int
     obj: KObject
@@ -171,21 +175,60 @@ class Observation:
     fanout_label: str = RUN_FROM_START_LABEL
     extra: dict[str, str] = field(default_factory=dict)
 
+    def __init__(self, now_ms: int, obj: KObject, workflow: WorkflowType, configure: tuple[str, ...],
+                 delete: tuple[str, ...], jobs: tuple[Job, ...], hash: str, profile: Profile, interval_ms: int,
+                 reconcile_after_failure: bool, paused: bool = False, gate_open: bool = True,
+                 resource_configure_running: bool = False, resources_remaining: int = 0,
+                 fanout_label: str = RUN_FROM_START_LABEL, extra: dict[str, str] | None = None) -> None:
+        self.__dict__.update(
+            now_ms=now_ms, obj=obj, workflow=workflow, configure=configure, delete=delete, jobs=jobs, hash=hash,
+            profile=profile, interval_ms=interval_ms, reconcile_after_failure=reconcile_after_failure,
+            paused=paused, gate_open=gate_open, resource_configure_running=resource_configure_running,
+            resources_remaining=resources_remaining, fanout_label=fanout_label,
+            extra={} if extra is None else extra)
+
+
+def _finalizers(workflow: str, has_delete: bool) -> tuple[str, ...]:
+    head = (DELETE_WORKFLOWS_FINALIZER,) if has_delete else ()
+    if workflow == "promise":
+        return (*head, RESOURCE_CLEANUP_FINALIZER, WORK_CLEANUP_FINALIZER, WORKFLOWS_CLEANUP_FINALIZER)
+    return (*head, WORK_CLEANUP_FINALIZER, WORKFLOWS_CLEANUP_FINALIZER, BINDING_CLEANUP_FINALIZER)
+
+
+_FINALIZERS = {(workflow, has_delete): _finalizers(workflow, has_delete)
+               for workflow in ("promise", "resource") for has_delete in (False, True)}
+
 
 def finalizers_for(obs: Observation) -> tuple[str, ...]:
     """D5/D6: finalizers in the order they are handled."""
-    head = (DELETE_WORKFLOWS_FINALIZER,) if obs.delete else ()
-    if obs.workflow == "promise":
-        return (*head, RESOURCE_CLEANUP_FINALIZER, WORK_CLEANUP_FINALIZER, WORKFLOWS_CLEANUP_FINALIZER)
-    return (*head, WORK_CLEANUP_FINALIZER, WORKFLOWS_CLEANUP_FINALIZER, BINDING_CLEANUP_FINALIZER)
+    key = (obs.workflow, bool(obs.delete))
+    found = _FINALIZERS.get(key)
+    return found if found is not None else _finalizers(*key)
 
 
 RUN_LABELS = (MANUAL_LABEL, RUN_FROM_START_LABEL, RECONCILE_RESOURCES_LABEL)
 
 
+_REMOVE_RUN_LABELS = tuple(RemoveLabel(label) for label in RUN_LABELS)
+
+# Actions many decisions share, built once (they are frozen values).
+_PRUNE_JOBS = PruneJobs()
+_DELETE_STALE_WORKS = DeleteStaleWorks()
+_RECONCILED = SetCondition(RECONCILED, "True", "Reconciled", "Reconciled")
+_RECONCILED_PENDING = SetCondition(RECONCILED, "Unknown", "WorkflowPending", "Workflow pending")
+_CONFIGURE_IN_PROGRESS = SetCondition(CONFIGURE_COMPLETED, "False", "PipelinesInProgress",
+                                      "Pipelines are still in progress")
+_STATUS_PENDING_FROM_START = SetStatus(message="Pending", workflows_failed=0)
+_STATUS_PENDING = SetStatus(message="Pending")
+_STATUS_DONE = {"resource": SetStatus(message="Resource requested"), "promise": SetStatus(message="Promise ready")}
+
+
 def _labels_to_clear(obj: KObject) -> tuple[Action, ...]:
     """The labels that asked for a run from pipeline 0; a started run spends them (W5, W6, W12)."""
-    return tuple(RemoveLabel(label) for label in RUN_LABELS if label in obj.labels)
+    labels = obj.labels
+    if not labels:
+        return ()
+    return tuple(action for action in _REMOVE_RUN_LABELS if action.label in labels)
 
 
 def _phases_for_start(obs: Observation, index: int) -> SetPhases:
@@ -207,11 +250,8 @@ def _start(obs: Observation, index: int, outcome: str, *extra: Action) -> Decisi
     # W4/W5 (Kratix test "previously failing job succeeds"): a new run from pipeline 0 resets workflowsFailed.
     fan_out = (RequestFanOut(),) if RECONCILE_RESOURCES_LABEL in obs.obj.labels else ()  # W12: after this run
     actions: list[Action] = [*extra, *fan_out, *_labels_to_clear(obs.obj), _phases_for_start(obs, index),
-                             SetStatus(message="Pending", workflows_failed=0 if index == 0 else None),
-                             SetCondition(RECONCILED, "Unknown", "WorkflowPending", "Workflow pending"),
-                             SetCondition(CONFIGURE_COMPLETED, "False", "PipelinesInProgress",
-                                          "Pipelines are still in progress"),
-                             CreateJob("configure", index)]
+                             _STATUS_PENDING_FROM_START if index == 0 else _STATUS_PENDING,
+                             _RECONCILED_PENDING, _CONFIGURE_IN_PROGRESS, CreateJob("configure", index)]
     return Decision(outcome, tuple(actions))
 
 
@@ -221,9 +261,12 @@ def decide(obs: Observation) -> Decision:
         return Decision("paused", (SetCondition(RECONCILED, "Unknown", PAUSED_REASON, "Reconciliation paused"),))
     if obj.deleting:
         return decide_delete(obs)
-    missing = tuple(f for f in finalizers_for(obs) if f not in obj.finalizers)
-    if missing:
-        return Decision("add-finalizers", (AddFinalizers(missing),))
+    present = obj.finalizers
+    wanted = finalizers_for(obs)
+    for finalizer in wanted:
+        if finalizer not in present:
+            missing = tuple(f for f in wanted if f not in present)
+            return Decision("add-finalizers", (AddFinalizers(missing),))
     reconciled = obj.condition(RECONCILED)
     if reconciled is not None and reconciled.reason == PAUSED_REASON:
         # Unpause restarts from pipeline 0 (W5, C1)
@@ -249,12 +292,19 @@ def decide_configure(obs: Observation) -> Decision:
         return Decision("interval-elapsed", (SetLabel(MANUAL_LABEL),))
     if not obs.configure:
         return _done(obs)
-    jobs = [j for j in obs.jobs if j.action == "configure"]
-    newest = jobs[-1] if jobs else None
+    newest = None
+    for job in reversed(obs.jobs):  # the newest configure Job
+        if job.action == "configure":
+            newest = job
+            break
     matches = (newest is not None and newest.hash == obs.hash and newest.pipeline_index < len(obs.configure)
                and obs.configure[newest.pipeline_index] == newest.pipeline)
     # C1: a pipeline asked to suspend or retry.
-    suspended_at = next((i for i, p in enumerate(obj.phases) if p.phase == "Suspended"), None)
+    suspended_at = None
+    for i, p in enumerate(obj.phases):
+        if p.phase == "Suspended":
+            suspended_at = i
+            break
     if profile.workflow_control and suspended_at is not None and newest is not None and not newest.running:
         clear = (RemoveLabel(SUSPENDED_LABEL),) if SUSPENDED_LABEL in obj.labels else ()
         if manual or run_from_start or not matches:
@@ -319,9 +369,8 @@ def _halt(obs: Observation, job: Job) -> Decision:
 
 def _done(obs: Observation) -> Decision:
     """W8/W9/W14: the workflow completed; prune, clean stale Works, requeue after the full interval."""
-    actions: list[Action] = [PruneJobs(), DeleteStaleWorks(),
-                             SetCondition(RECONCILED, "True", "Reconciled", "Reconciled"),
-                             SetStatus(message="Resource requested" if obs.workflow == "resource" else "Promise ready")]
+    actions: list[Action] = [_PRUNE_JOBS, _DELETE_STALE_WORKS, _RECONCILED,
+                             _STATUS_DONE["resource" if obs.workflow == "resource" else "promise"]]
     obj = obs.obj
     if not obs.configure:
         actions.extend(_labels_to_clear(obj))  # nothing to run: the labels that asked for a run are spent

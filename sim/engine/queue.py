@@ -69,6 +69,14 @@ class WorkQueue:
         while not self._items:
             self._wakeup = self.env.event()
             yield self._wakeup
+        key = self.pop()
+        assert key is not None
+        return key
+
+    def pop(self) -> str | None:
+        """``get`` without waiting: the next key (now being processed), or None when the queue is empty."""
+        if not self._items:
+            return None
         self._wakeup = None
         key = self._items.popleft()
         self._dirty.discard(key)

@@ -126,15 +126,28 @@ class ContainerInvocation:
     working_dir: str | None = None
 
 
+# Why an execution failed, beyond its exit code (``ContainerExit.reason``).
+REASON_TIMEOUT = "ContainerTimeout"  # the harness killed it at its timeout
+REASON_VOLUME_QUOTA = "VolumeQuotaExceeded"  # the harness killed it: its writable volumes outgrew the quota
+REASON_NO_SPACE = "NoSpaceLeft"  # it failed saying "No space left on device" (a size-limited tmpfs was full)
+REASON_KILLED = "Killed"  # SIGKILL from elsewhere (e.g. the out-of-memory killer)
+
+DEFAULT_TMPFS_BYTES = 256 * 1024 * 1024  # each writable tmpfs (/tmp, /root, ...) of a sandbox or container
+DEFAULT_VOLUME_QUOTA_BYTES = 1024 * 1024 * 1024  # the pod's writable host directories together
+
+
 @dataclass(frozen=True)
 class ContainerExit:
-    """How an execution ended: ``timed_out`` means the harness killed it (exit code 137)."""
+    """How an execution ended: ``timed_out`` means the harness killed it at its timeout (exit code 137);
+    ``reason`` (one of the ``REASON_*``) says why a failed execution failed, when more is known than its
+    exit code."""
 
     exit_code: int
     timed_out: bool
     duration_s: float
     stdout: str  # the tail
     stderr: str  # the tail
+    reason: str | None = None
 
 
 class RealExecutor(Protocol):

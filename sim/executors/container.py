@@ -11,6 +11,13 @@ with ``args``).
   --cgroup-manager=cgroupfs`` can be passed here), ``run_options`` after it (e.g. ``--pull=never``);
   ``env`` adds variables to the engine's own environment (e.g. ``CONTAINERS_CONF``).
 - No network unless ``network`` is given (e.g. ``"bridge"`` or ``"host"``): opt-in.
+- Writable places: with ``read_only_root`` (the default) the image's filesystem is read-only (``--read-only``:
+  nothing the container writes reaches the engine's storage on the host disk) and ``/tmp``, ``/var/tmp``,
+  ``/run`` and ``/root`` are fresh tmpfs of ``tmpfs_bytes`` (default 256 MiB) each (full: "No space left on
+  device", reason ``NoSpaceLeft``); ``read_only_root=False`` gives the image's writable root back (and its own
+  ``/root``), unlimited. The pod's volumes and read-write mounts are host directories watched by a quota
+  (``volume_quota_bytes``, default 1 GiB together; None: none): outgrown, the container is killed and removed
+  (exit code 137, reason ``VolumeQuotaExceeded``).
 - User mapping, so the harness can delete what the container wrote: ``user="auto"`` adds nothing when
   running as root, ``--userns=keep-id`` for rootless podman, ``--user UID:GID`` for docker; ``"none"``
   adds nothing; any other string is passed as ``--user VALUE``.
@@ -33,6 +40,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sim.executors.base import (
+    DEFAULT_TMPFS_BYTES,
+    DEFAULT_VOLUME_QUOTA_BYTES,
     KRATIX_INPUT_DIR,
     KRATIX_METADATA_DIR,
     KRATIX_OUTPUT_DIR,
@@ -42,12 +51,13 @@ from sim.executors.base import (
     ExecutorUnavailable,
     Mount,
 )
-from sim.executors.sandbox import TAIL_BYTES, run_process
+from sim.executors.sandbox import TAIL_BYTES, run_process, writable_dirs
 from sim.model.promise import Container
 
 CONTAINER_NAME_PREFIX = "kratix-sim-"
 ENGINE_COMMAND_TIMEOUT_S = 60.0
 LATE_CREATE_GRACE_S = 2.0
+TMPFS_TARGETS = ("/tmp", "/var/tmp", "/run", "/root")  # with a read-only root
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]+")
 
 
@@ -68,9 +78,17 @@ class ContainerExecutor:
         user: str = "auto",
         name_prefix: str = CONTAINER_NAME_PREFIX,
         tail_bytes: int = TAIL_BYTES,
+        read_only_root: bool = True,
+        tmpfs_bytes: int = DEFAULT_TMPFS_BYTES,
+        volume_quota_bytes: int | None = DEFAULT_VOLUME_QUOTA_BYTES,
     ) -> None:
         if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name_prefix):
             raise ValueError(f"invalid container name prefix {name_prefix!r}")
+        if tmpfs_bytes <= 0 or (volume_quota_bytes is not None and volume_quota_bytes <= 0):
+            raise ValueError("tmpfs_bytes and volume_quota_bytes must be positive")
+        self.read_only_root = read_only_root
+        self.tmpfs_bytes = tmpfs_bytes
+        self.volume_quota_bytes = volume_quota_bytes
         self.binary = binary
         self.engine_options = list(engine_options)
         self.run_options = list(run_options)
@@ -138,11 +156,20 @@ class ContainerExecutor:
             return ["--userns=keep-id"]
         return ["--user", f"{os.getuid()}:{os.getgid()}"]
 
+    def _root_args(self) -> list[str]:
+        if not self.read_only_root:
+            return []
+        args = ["--read-only"]
+        for target in TMPFS_TARGETS:
+            mode = "0700" if target == "/root" else "1777"
+            args += ["--tmpfs", f"{target}:rw,size={self.tmpfs_bytes},mode={mode}"]
+        return args
+
     def run_argv(self, invocation: ContainerInvocation, name: str) -> list[str]:
         """The full engine command line of an execution (exposed for tests and debugging)."""
         dirs = invocation.dirs
         argv = [*self._engine(), "run", "--rm", "--name", name, "--network", self.network or "none",
-                "--hostname", invocation.pod_name[:63], *self._user_args(), *self.run_options,
+                "--hostname", invocation.pod_name[:63], *self._user_args(), *self._root_args(), *self.run_options,
                 "-v", f"{dirs.input}:{KRATIX_INPUT_DIR}:ro",
                 "-v", f"{dirs.output}:{KRATIX_OUTPUT_DIR}",
                 "-v", f"{dirs.metadata}:{KRATIX_METADATA_DIR}"]
@@ -184,5 +211,7 @@ class ContainerExecutor:
         result = run_process(
             argv, env=self.engine_env, timeout_s=invocation.timeout_s, log_dir=invocation.dirs.scratch,
             log_name=label or "container", tail_bytes=self.tail_bytes, on_stop=lambda: self._remove(name),
+            watched=writable_dirs(invocation, self.mounts), quota_bytes=self.volume_quota_bytes,
         )
-        return ContainerExit(result.exit_code, result.timed_out, result.duration_s, result.stdout, result.stderr)
+        return ContainerExit(result.exit_code, result.timed_out, result.duration_s, result.stdout, result.stderr,
+                             result.reason)

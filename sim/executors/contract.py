@@ -15,7 +15,10 @@
   result never counts). ``Never`` starts a fresh pod (fresh directories, the reader again) until failed
   pods exceed ``backoffLimit``. Back-off delays are not waited for.
 - A container still running at ``timeout_s`` is killed (with every process it started) and fails the Job
-  at once (reason ``ContainerTimeout``): a harness guard, not Kubernetes behaviour, so it is not retried.
+  at once (reason ``ContainerTimeout``): a harness guard, not Kubernetes behaviour, so it is not retried. So
+  does a container whose writable volumes outgrow the executor's quota (reason ``VolumeQuotaExceeded``).
+  Every execution records why it failed beyond its exit code (``ContainerExecution.reason``: also
+  ``NoSpaceLeft``, ``Killed``, ``InjectedFailure``).
 - **work-writer** (configure only): ``destination-selectors.yaml`` must be valid (P3), ``workflow-control.yaml``
   too (P4); the Work is every file under ``/kratix/output`` (recursively) as ``{relative path: parsed YAML
   (one document; a list when there are several) or text}`` with the selectors; no Work when
@@ -45,10 +48,11 @@ import copy
 import hashlib
 import os
 import re
+import secrets
 import shutil
 import stat
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -62,6 +66,8 @@ from sim.executors.base import (
     KRATIX_INPUT_DIR,
     KRATIX_METADATA_DIR,
     KRATIX_OUTPUT_DIR,
+    REASON_TIMEOUT,
+    REASON_VOLUME_QUOTA,
     STATUS_FILE,
     ContainerExit,
     ContainerInvocation,
@@ -71,6 +77,7 @@ from sim.executors.base import (
     PodVolumes,
     RealExecutor,
 )
+from sim.executors.sandbox import shielded
 from sim.model.promise import PIPELINE_API_VERSION, Container, Pipeline, Promise, WorkflowAction, WorkflowType
 from sim.yamlio import parse_documents
 
@@ -110,6 +117,7 @@ class ContainerExecution:
     stdout: str  # tail
     stderr: str  # tail
     injected: bool = False  # the container exited 0, but inject_failures reported a failure
+    reason: str | None = None  # why it failed beyond the exit code (sim.executors.base.REASON_*)
 
 
 @dataclass(frozen=True)
@@ -369,18 +377,35 @@ def _snapshot(root: Path) -> dict[str, tuple[int, str]]:
     return result
 
 
-def remove_tree(path: Path) -> None:
-    """Remove a run's directory even when a script left unwritable directories; CleanupError if it stays."""
-    if not path.exists() and not path.is_symlink():
-        return
-    for dirpath, dirnames, _ in os.walk(path):
-        for name in dirnames:
-            child = os.path.join(dirpath, name)
-            if not os.path.islink(child):
-                with contextlib.suppress(OSError):
-                    os.chmod(child, 0o700)
+@contextlib.contextmanager
+def temporary_directory(prefix: str = TEMP_PREFIX, parent: Path | None = None) -> Iterator[Path]:
+    """A fresh directory (mode 0700) under ``parent`` (default: the system's, ``$TMPDIR``), removed when the
+    block ends however it ends, also on an interrupt that arrives while it is being created: its random name
+    is chosen before it exists."""
+    path = Path(parent or tempfile.gettempdir()) / f"{prefix}{secrets.token_hex(8)}"
     try:
+        path.mkdir(mode=0o700)
+        yield path
+    finally:
+        remove_tree(path)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a run's directory even when a script left unwritable directories; CleanupError if it stays. An
+    interrupt arriving meanwhile waits until the directory is gone (``shielded``)."""
+    def remove() -> None:
+        if not path.exists() and not path.is_symlink():
+            return
+        for dirpath, dirnames, _ in os.walk(path):
+            for name in dirnames:
+                child = os.path.join(dirpath, name)
+                if not os.path.islink(child):
+                    with contextlib.suppress(OSError):
+                        os.chmod(child, 0o700)
         shutil.rmtree(path)
+
+    try:
+        shielded(remove)
     except OSError as exc:
         raise CleanupError(f"could not remove the temporary directory {path}: {exc}") from exc
 
@@ -494,13 +519,19 @@ class _Job:
                 injected = result.exit_code == 0 and self.executions_of[name] <= self.inject_failures.get(name, 0)
                 code = 1 if injected else result.exit_code
                 run.executions.append(ContainerExecution(name, run.pods, attempt, code, result.timed_out,
-                                                         result.duration_s, result.stdout, result.stderr, injected))
+                                                         result.duration_s, result.stdout, result.stderr, injected,
+                                                         "InjectedFailure" if injected else result.reason))
                 self._check_input(name, result, before, dirs)
                 if result.exit_code != 0:
                     self._check_metadata_reads(name, result, dirs)
                 if result.timed_out:
-                    run.reason = "ContainerTimeout"
+                    run.reason = REASON_TIMEOUT
                     run.warnings.append(f"container {name!r} still ran after {self.timeout_s:g}s and was killed")
+                    return "job-failed"
+                if result.reason == REASON_VOLUME_QUOTA:
+                    run.reason = REASON_VOLUME_QUOTA
+                    run.warnings.append(f"container {name!r} wrote more than the executor's volume quota to its "
+                                        "volumes and was killed")
                     return "job-failed"
                 if code == 0:
                     break
@@ -651,11 +682,8 @@ def run_pipeline(
         executor.validate(plan.container)
     job = _Job(run, promise, pipeline, document, plans, executor, timeout_s, fail_after,
                dict(inject_failures or {}), action == "configure" or delete_status_writer)
-    root = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=workdir))
-    try:
+    with temporary_directory(parent=workdir) as root:
         job.run_pods(root)
-    finally:
-        remove_tree(root)
     return run
 
 

@@ -33,6 +33,8 @@ class InjectedFailures:
         self.pending.setdefault((object_key, container_key), []).extend([exit_code] * count)
 
     def take(self, object_key: str, container_key: str) -> int | None:
+        if not self.pending:
+            return None
         for key in ((object_key, container_key), ("*", container_key), (object_key, "*"), ("*", "*")):
             codes = self.pending.get(key)
             if codes:
@@ -47,8 +49,9 @@ class ModelledExecutor:
         self.injected = InjectedFailures()
 
     def start(self, ctx: StepContext, volumes: PodVolumes) -> StepOutcome:
-        spec = self.behaviour.for_key(ctx.behaviour_key)
-        forced = self.injected.take(ctx.object_key, ctx.behaviour_key)
+        key = ctx.behaviour_key
+        spec = self.behaviour.for_key(key)
+        forced = self.injected.take(ctx.object_key, key)
         if forced is not None:
             exit_code, reason = forced, "InjectedFailure"
         elif spec.exitCodes is not None:
@@ -57,8 +60,9 @@ class ModelledExecutor:
             exit_code, reason = (1 if self.rng.random() < spec.failureProbability else 0), None
         else:
             exit_code, reason = 0, None
-        for path, content in spec.outputs.items():
-            volumes.output[path] = copy.deepcopy(content)
+        if spec.outputs:
+            for path, content in spec.outputs.items():
+                volumes.output[path] = copy.deepcopy(content)
         if spec.status:
             volumes.metadata[STATUS_FILE] = copy.deepcopy(spec.status)
         if spec.workflowControl is not None:

@@ -6,7 +6,12 @@ For scripts, and for machines without a container engine. Each execution gets:
   ``/usr`` (with ``/bin``, ``/sbin``, ``/lib*`` as on the host, symlinks or read-only binds) and a short
   list of ``/etc`` entries (passwd, group, alternatives, ld.so cache, time zone, CA certificates); or,
   with ``rootfs=DIR``, every top-level entry of DIR (e.g. a busybox root, to run scripts exactly as in the
-  busybox image); plus a fresh tmpfs on ``/tmp`` and ``/root``, ``/dev`` and ``/proc``;
+  busybox image); plus ``/dev`` and ``/proc``; once every mount is in place, ``/`` and ``/dev`` are
+  remounted read-only (bubblewrap's own root is a tmpfs: writable, it would let a script fill memory);
+- the only writable places: a fresh tmpfs of ``tmpfs_bytes`` (default 256 MiB) each on ``/tmp``, ``/root``
+  and ``/dev/shm`` (full: "No space left on device", reason ``NoSpaceLeft``), and the pod's volumes and
+  read-write mounts, host directories watched by a quota (``volume_quota_bytes``, default 1 GiB together;
+  None: no quota): outgrown, the step is killed (exit code 137, reason ``VolumeQuotaExceeded``);
 - the pod's volumes: ``--ro-bind IN /kratix/input --bind OUT /kratix/output --bind META /kratix/metadata``,
   and the executor's extra ``mounts`` (e.g. scripts at ``/scripts/NAME``, a stand-in for an external
   system at ``/external``);
@@ -15,7 +20,8 @@ For scripts, and for machines without a container engine. Each execution gets:
   cut to the file-owner ones (no mknod, no mount, no network admin); ``--clearenv`` then ``PATH``, ``HOME=/root``, the
   ``KRATIX_*`` variables and the container's own ``env``;
 - a timeout: the whole process group is killed (SIGKILL), and with it bwrap's PID namespace, so every
-  process the script started dies too.
+  process the script started dies too. So does any background process (``sleep &``, ``setsid``, a double
+  fork) left when the command ends: the PID namespace dies with its first process.
 
 Which command runs: the container's ``command`` + ``args`` (Kubernetes semantics, ``$(VAR)`` expanded by
 the caller). The process executor cannot read an image's ENTRYPOINT, so a container without ``command``
@@ -38,6 +44,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sim.executors.base import (
+    DEFAULT_TMPFS_BYTES,
+    DEFAULT_VOLUME_QUOTA_BYTES,
     KRATIX_INPUT_DIR,
     KRATIX_METADATA_DIR,
     KRATIX_OUTPUT_DIR,
@@ -47,7 +55,7 @@ from sim.executors.base import (
     ExecutorUnavailable,
     Mount,
 )
-from sim.executors.sandbox import TAIL_BYTES, run_process
+from sim.executors.sandbox import TAIL_BYTES, run_process, writable_dirs
 from sim.model.promise import Container
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -89,7 +97,13 @@ class ProcessExecutor:
         rootfs: Path | None = None,
         clock_offset_s: float | None = None,
         tail_bytes: int = TAIL_BYTES,
+        tmpfs_bytes: int = DEFAULT_TMPFS_BYTES,
+        volume_quota_bytes: int | None = DEFAULT_VOLUME_QUOTA_BYTES,
     ) -> None:
+        if tmpfs_bytes <= 0 or (volume_quota_bytes is not None and volume_quota_bytes <= 0):
+            raise ExecutorError("tmpfs_bytes and volume_quota_bytes must be positive")
+        self.tmpfs_bytes = tmpfs_bytes
+        self.volume_quota_bytes = volume_quota_bytes
         self.bwrap = bwrap
         self.mounts = tuple(mounts)
         self.entrypoints = {image: list(cmd) for image, cmd in (entrypoints or {}).items()}
@@ -126,8 +140,8 @@ class ProcessExecutor:
             return
         binary = self._binary()
         self._faketime_env()
-        argv = [binary, "--unshare-all", "--die-with-parent", *self._identity_args(), *self._root_args(), "--clearenv",
-                "--setenv", "PATH", DEFAULT_PATH, "sh", "-c", "exit 0"]
+        argv = [binary, "--unshare-all", "--die-with-parent", *self._identity_args(), *self._root_args(),
+                *self._seal_args(), "--clearenv", "--setenv", "PATH", DEFAULT_PATH, "sh", "-c", "exit 0"]
         try:
             done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -162,8 +176,16 @@ class ProcessExecutor:
                 host = Path("/etc") / name
                 if host.exists():
                     args += ["--ro-bind", str(host), str(host)]
-        args += ["--tmpfs", "/tmp", "--tmpfs", "/root", "--dev", "/dev", "--proc", "/proc"]
+        size = ["--size", str(self.tmpfs_bytes)]
+        args += [*size, "--tmpfs", "/tmp", *size, "--tmpfs", "/root", "--dev", "/dev", *size, "--tmpfs", "/dev/shm",
+                 "--proc", "/proc"]
         return args
+
+    @staticmethod
+    def _seal_args() -> list[str]:
+        """After every mount: bubblewrap's root tmpfs and ``/dev`` read-only (only the sized tmpfs and the
+        mounts stay writable)."""
+        return ["--remount-ro", "/dev", "--remount-ro", "/"]
 
     @staticmethod
     def _identity_args() -> list[str]:
@@ -195,7 +217,7 @@ class ProcessExecutor:
                 "--bind", str(dirs.metadata), KRATIX_METADATA_DIR]
         for mount in (*self.mounts, *invocation.mounts):
             argv += ["--ro-bind" if mount.read_only else "--bind", str(mount.host), mount.target]
-        argv += ["--chdir", invocation.working_dir or "/", "--clearenv"]
+        argv += [*self._seal_args(), "--chdir", invocation.working_dir or "/", "--clearenv"]
         env = [("PATH", DEFAULT_PATH), ("HOME", "/root"), ("HOSTNAME", invocation.pod_name[:63]),
                *invocation.env, *self._faketime_env()]
         for key, value in env:
@@ -208,6 +230,8 @@ class ProcessExecutor:
         result = run_process(
             argv, env={"PATH": os.environ.get("PATH", DEFAULT_PATH)}, timeout_s=invocation.timeout_s,
             log_dir=invocation.dirs.scratch, log_name=invocation.container.name or "container",
-            tail_bytes=self.tail_bytes,
+            tail_bytes=self.tail_bytes, watched=writable_dirs(invocation, self.mounts),
+            quota_bytes=self.volume_quota_bytes,
         )
-        return ContainerExit(result.exit_code, result.timed_out, result.duration_s, result.stdout, result.stderr)
+        return ContainerExit(result.exit_code, result.timed_out, result.duration_s, result.stdout, result.stderr,
+                             result.reason)

@@ -37,6 +37,7 @@ import hashlib
 import json
 import math
 import re
+import secrets
 import tempfile
 import time
 import weakref
@@ -49,6 +50,8 @@ import yaml
 
 from sim.errors import InputError, Location
 from sim.executors.base import (
+    REASON_TIMEOUT,
+    REASON_VOLUME_QUOTA,
     ContainerInvocation,
     ExecutorError,
     ExecutorUnavailable,
@@ -68,6 +71,7 @@ from sim.executors.contract import (
     read_tree,
     reader_object,
     remove_tree,
+    temporary_directory,
 )
 from sim.executors.modelled import InjectedFailures
 from sim.model.promise import PIPELINE_API_VERSION, WORKFLOW_ACTIONS, WORKFLOW_TYPES, Promise
@@ -298,8 +302,11 @@ class SimulatedRealExecutor:
         if not self.external_targets:
             return ()
         if self._external_root is None or not self._external_root.is_dir():
-            self._external_root = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}external-", dir=self.workdir))
-            self._finalizer = weakref.finalize(self, _remove_quietly, self._external_root)
+            # named and registered for removal before it exists: no interrupt can leave it behind unnoticed
+            root = Path(self.workdir or tempfile.gettempdir()) / f"{TEMP_PREFIX}external-{secrets.token_hex(8)}"
+            self._external_root = root
+            self._finalizer = weakref.finalize(self, _remove_quietly, root)
+            root.mkdir(mode=0o700)
         mounts = []
         for index, target in enumerate(self.external_targets):
             host = self._external_root / str(index)
@@ -352,8 +359,7 @@ class SimulatedRealExecutor:
         args = tuple(expand_vars(part, values) for part in ctx.container.args)
         files = self._pod_files(volumes)
         external = self._external_mounts()
-        root = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.workdir))
-        try:
+        with temporary_directory(parent=self.workdir) as root:
             dirs = PodDirs(root / "input", root / "output", root / "metadata", root / "scratch")
             for path in (dirs.input, dirs.output, dirs.metadata, dirs.scratch):
                 path.mkdir()
@@ -375,12 +381,12 @@ class SimulatedRealExecutor:
             wall = time.monotonic() - started
             volumes.output = _read_volume(dirs.output, files.output)
             volumes.metadata = _read_volume(dirs.metadata, files.metadata)
-        finally:
-            remove_tree(root)
         if forced is not None:
             exit_code, reason = forced, "InjectedFailure"
         elif result.timed_out:
-            exit_code, reason = KILLED_EXIT_CODE, "ContainerTimeout"
+            exit_code, reason = KILLED_EXIT_CODE, REASON_TIMEOUT
+        elif result.reason == REASON_VOLUME_QUOTA:
+            exit_code, reason = KILLED_EXIT_CODE, REASON_VOLUME_QUOTA
         else:
             exit_code, reason = result.exit_code, None
         self.steps.append(RealStep(ctx.object_key, ctx.behaviour_key, ctx.execution, ctx.attempt,

@@ -30,10 +30,13 @@ from sim.scenario import Scenario
 from sim.scenario_loader import (
     annotation_below,
     check_against_promise,
+    check_size_limits,
+    check_work_limit,
     explain_validation_error,
     key_path_at,
     load_scenario,
     resolve_scenario_promise,
+    shown,
 )
 from sim.yamlio import DEFAULT_LIMITS, Limits, PathKey, SourceMap, YamlDocument, format_path, load_file
 
@@ -192,14 +195,23 @@ def _base_scenario(loaded_path: Path, experiment: Experiment, source: SourceMap,
         scenario = Scenario.model_validate(data).with_base_dir(inline.base_dir)
     except ValidationError as exc:
         raise explain_validation_error(exc, inline.source) from exc
+    check_size_limits(scenario, inline.source, limits)
     promise = resolve_scenario_promise(scenario, inline.source)
+    check_work_limit(scenario, promise, inline.source, limits)
     check_against_promise(scenario, promise, inline.source)
     return inline
 
 
 # -- parameter values ---------------------------------------------------------------------------------
 def _bound(value: int | float | str) -> float:
-    return parse_duration(value) if isinstance(value, str) else float(value)
+    """A range bound in seconds or as a number; ValueError unless finite (``.inf`` or 10**400 cannot be sampled)."""
+    try:
+        number = parse_duration(value) if isinstance(value, str) else float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ValueError(f"range bounds must be finite numbers (got {str(value)[:40]})")
+    return number
 
 
 def expand_range(r: Range) -> list[int | float]:
@@ -286,6 +298,7 @@ def load_experiment(path: Path, limits: Limits = DEFAULT_LIMITS) -> LoadedExperi
                              "give this parameter a `name`", source.at(where))
         columns.append(column)
 
+    check_runs_limit(experiment, source, limits)
     value_lists: list[list[Any]] = []
     for index, param in enumerate(parameters):
         try:
@@ -326,7 +339,7 @@ def load_experiment(path: Path, limits: Limits = DEFAULT_LIMITS) -> LoadedExperi
                     raise InputError(f"cannot set {format_path(tokens)}: {exc}",
                                      source.at(at if isinstance(param.path, str) else (*at, which))) from exc
         try:
-            scenario, promise = _point_scenario(data, base, promises)
+            scenario, promise = _point_scenario(data, base, promises, limits)
         except InputError as exc:
             raise _point_error(exc, parameters, columns, combo, source) from exc
         points.append(Point(number, combo, scenario, promise))
@@ -335,15 +348,34 @@ def load_experiment(path: Path, limits: Limits = DEFAULT_LIMITS) -> LoadedExperi
                             tuple(spec.metrics))
 
 
-def _point_scenario(data: dict[str, Any], base: _Base, promises: dict[str, Promise]) -> tuple[Scenario, Promise]:
+def check_runs_limit(experiment: Experiment, source: SourceMap, limits: Limits) -> None:
+    """Parameter points x replications within --max-runs, counted before any point is expanded (a range of a
+    billion samples must not be built to be refused)."""
+    spec = experiment.spec
+    sizes = [len(p.values) if p.values is not None else p.range.samples if p.range is not None else 1
+             for p in spec.parameters]
+    points = max(sizes, default=1) if spec.design == "zip" else math.prod(sizes)
+    runs = points * spec.replications
+    if runs > limits.max_runs:
+        count = f"{runs:,}" if runs < 10**15 else f"{float(runs):.3g}"
+        raise InputError(f"the experiment has {count} runs (at most {points:,} parameter points x "
+                         f"{spec.replications:,} replications), over the limit of {limits.max_runs:,}; raise it "
+                         "with --max-runs", source.at(("spec", "replications" if points <= limits.max_runs
+                                                       else "parameters")))
+
+
+def _point_scenario(data: dict[str, Any], base: _Base, promises: dict[str, Promise],
+                    limits: Limits) -> tuple[Scenario, Promise]:
     """The validated scenario of one point and its Promise (resolved once per distinct ``spec.promise``)."""
     try:
         scenario = Scenario.model_validate(data).with_base_dir(base.base_dir)
     except ValidationError as exc:
         raise explain_validation_error(exc, base.source) from exc
+    check_size_limits(scenario, base.source, limits)
     key = json.dumps(scenario.spec.promise, sort_keys=True)
     if key not in promises:
         promises[key] = resolve_scenario_promise(scenario, base.source)
+    check_work_limit(scenario, promises[key], base.source, limits)
     check_against_promise(scenario, promises[key], base.source)
     return scenario, promises[key]
 
@@ -358,7 +390,7 @@ def _point_error(error: InputError, parameters: tuple[Parameter, ...], columns: 
         if any(error_path == t or error_path.startswith(t + ".") or error_path.startswith(t + "[") for t in texts):
             chosen = index
             break
-    values = ", ".join(f"{c}={format_value(v)}" for c, v in zip(columns, combo, strict=True))
+    values = shown(", ".join(f"{c}={format_value(v)}" for c, v in zip(columns, combo, strict=True)))
     which: Literal["values", "range"] = "values" if parameters and parameters[chosen].values is not None else "range"
     where: PathKey = ("spec", "parameters", chosen, which) if parameters else ("spec", "scenario")
     return InputError(f"the point {values or '(no parameters)'} gives an invalid scenario: {error}", source.at(where))

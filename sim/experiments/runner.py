@@ -4,10 +4,13 @@ A run's row depends only on its point's scenario, its seed and the code, so the 
 process pool, Dask) and the number of workers do not change it. Rows are appended to
 ``results.partial.csv`` as they finish (any order); ``results.csv`` is rewritten atomically, sorted by
 (point, seed), at the end and on an interrupt, so the finished runs survive Ctrl-C and ``--resume`` skips them.
+A run that crashes kratix-sim stops the sweep the same way (no error rows: a crash is a bug, not a result);
+``sweep`` then names the point and seed and exits 3.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib
 import io
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from sim.errors import InputError, Location
+from sim.errors import InputError, Location, describe_exception
 from sim.experiments.loader import LoadedExperiment, format_value
 from sim.metrics import StreamingMetrics, sampled_time_s
 from sim.model.promise import Promise
@@ -56,8 +59,29 @@ class RunResult:
     wall_s: float
 
 
+class RunCrashed(Exception):
+    """A run raised inside kratix-sim (a bug): its point, seed and the exception as text. Picklable, so it
+    comes back from a worker process as it is."""
+
+    def __init__(self, point: int, seed: int, error: str) -> None:
+        super().__init__(point, seed, error)
+        self.point = point
+        self.seed = seed
+        self.error = error
+
+
 def run_task(task: RunTask) -> RunResult:
-    """Simulate one (point, seed) and compute its metrics from the streamed events (no trace is kept)."""
+    """Simulate one (point, seed) and compute its metrics from the streamed events (no trace is kept); an
+    exception from the engine becomes RunCrashed (bad input and I/O errors pass through)."""
+    try:
+        return _simulate(task)
+    except (InputError, OSError):
+        raise
+    except Exception as exc:
+        raise RunCrashed(task.point, task.seed, describe_exception(exc)) from exc
+
+
+def _simulate(task: RunTask) -> RunResult:
     started = time.perf_counter()
     samples = [t for t in (sampled_time_s(m) for m in task.metrics) if t is not None]
     metrics = StreamingMetrics(samples)
@@ -97,9 +121,12 @@ class SerialBackend:
         return None
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which stops them (no tracebacks from every worker)."""
+def _worker_init() -> None:
+    """Workers leave signals to the parent, which stops them (no tracebacks from every worker): they ignore
+    SIGINT and leave the process group, so a Ctrl-C or a ``kill -TERM -PGID`` reaches the parent only. (A pool
+    worker killed while it holds the task queue's lock would hang the pool's own shutdown.)"""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.setsid()
 
 
 @contextmanager
@@ -144,7 +171,7 @@ class PoolBackend:
             return
         context = multiprocessing.get_context("spawn")
         with _children_ignore_sigint():
-            self.pool = context.Pool(min(self.workers, len(tasks)), initializer=_ignore_sigint)
+            self.pool = context.Pool(min(self.workers, len(tasks)), initializer=_worker_init)
         yield from self.pool.imap_unordered(run_task, tasks, chunksize=1)
         self.pool.close()
         self.pool.join()
@@ -172,6 +199,7 @@ class DaskBackend:
         self.cluster: Any = None
         self.client: Any = None
         self.futures: list[Any] = []
+        self._scratch = contextlib.ExitStack()  # the local cluster's scratch directory
 
     def _connect(self) -> Any:
         distributed: Any = importlib.import_module("distributed")  # typed loosely: it has no type hints
@@ -182,9 +210,14 @@ class DaskBackend:
             except (OSError, TimeoutError) as exc:
                 raise InputError(f"cannot reach the Dask scheduler {self.scheduler}: {exc}",
                                  Location("--scheduler")) from exc
-        with _children_ignore_sigint(), _environment(DASK_LOGGING__DISTRIBUTED="error"):  # workers stay quiet
+        from sim.executors.contract import temporary_directory
+
+        scratch = str(self._scratch.enter_context(temporary_directory("kratix-sim-dask-")))  # removed by close()
+        config: Any = importlib.import_module("dask").config
+        with _children_ignore_sigint(), _environment(DASK_LOGGING__DISTRIBUTED="error"), \
+                config.set({"temporary-directory": scratch}):  # workers stay quiet; scratch space is ours
             self.cluster = LocalCluster(n_workers=self.workers, processes=True, threads_per_worker=1,
-                                        dashboard_address=None)
+                                        dashboard_address=None, local_directory=scratch)
         return Client(self.cluster)
 
     def run(self, tasks: Sequence[RunTask]) -> Iterator[RunResult]:
@@ -209,6 +242,7 @@ class DaskBackend:
         if self.cluster is not None:
             self.cluster.close()
             self.cluster = None
+        self._scratch.close()
 
 
 def make_backend(kind: str, workers: int, scheduler: str | None) -> Backend:
@@ -336,21 +370,28 @@ class SweepOutcome:
     skipped: int  # rows already there (--resume)
     ran: int
     wall_s: float
-    interrupted: bool
+    interrupt: KeyboardInterrupt | None  # what stopped the sweep early (Ctrl-C, SIGTERM), if anything
+    crash: RunCrashed | None  # the run that crashed kratix-sim and stopped the sweep, if any
     rows: list[list[str]]
+
+    @property
+    def interrupted(self) -> bool:
+        return self.interrupt is not None
 
 
 def run_sweep(loaded: LoadedExperiment, out: Path, backend: Backend, resume: bool = False,
               on_result: Callable[[int, int], None] | None = None) -> SweepOutcome:
-    """Run every (point, seed) not yet in ``out``; ``on_result(done, total)`` hears progress. Ctrl-C stops the
-    workers, keeps the finished rows in results.csv and returns ``interrupted=True``."""
+    """Run every (point, seed) not yet in ``out``; ``on_result(done, total)`` hears progress. An interrupt
+    (Ctrl-C, SIGTERM) or a crashing run stops the workers, keeps the finished rows in results.csv and is
+    returned as ``interrupt`` or ``crash``."""
     started = time.perf_counter()
     store = ResultStore(out, loaded)
     store.start(resume)
     skipped = len(store.rows)
     tasks = tasks_for(loaded, frozenset(store.rows))
     ran = 0
-    interrupted = False
+    interrupt: KeyboardInterrupt | None = None
+    crash: RunCrashed | None = None
     try:
         if on_result is not None:
             on_result(skipped, loaded.runs)
@@ -359,15 +400,17 @@ def run_sweep(loaded: LoadedExperiment, out: Path, backend: Backend, resume: boo
             ran += 1
             if on_result is not None:
                 on_result(skipped + ran, loaded.runs)
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt as exc:
+        interrupt = exc
+    except RunCrashed as exc:
+        crash = exc
     finally:
         try:
             backend.close()
         finally:
             store.close()
     ordered = [row for _, row in sorted(store.rows.items(), key=lambda item: store.order[item[0]])]
-    return SweepOutcome(loaded.runs, skipped, ran, time.perf_counter() - started, interrupted, ordered)
+    return SweepOutcome(loaded.runs, skipped, ran, time.perf_counter() - started, interrupt, crash, ordered)
 
 
 def default_workers() -> int:

@@ -175,7 +175,8 @@ class LoadedFile:
     others: list[YamlDocument] = field(default_factory=list)
 
     def other_kinds(self) -> list[str]:
-        return [_kind(doc) or "(no kind)" for doc in self.others]
+        kinds = [_kind(doc) or "(no kind)" for doc in self.others]
+        return [kind if kind.isprintable() else repr(kind) for kind in kinds]  # an error lists them on one line
 
 
 def _kind(doc: YamlDocument) -> str | None:
