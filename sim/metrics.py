@@ -233,15 +233,16 @@ class StreamingMetrics:
 
     # One handler per event name that the metrics read (a table, not a chain of tests per event); every other
     # event is only counted. ``_watch``: a change Kubernetes would wake the controller for (WATCH_EVENTS).
-    def _object(self, event: Event) -> _Object | None:
-        key = event.get("object")
-        return self.objects.get(key) if isinstance(key, str) else None
-
-    def _on_watch(self, event: Event) -> None:
+    def _watched(self, event: Event) -> _Object | None:
+        """The event's live object, its first unreconciled watch time set (queue latency), or None."""
         key = event.get("object")
         obj = self.objects.get(key) if isinstance(key, str) else None
         if obj is not None and obj.watch_ms is None:
             obj.watch_ms = self._now
+        return obj
+
+    def _on_watch(self, event: Event) -> None:
+        self._watched(event)
 
     def _on_work_written(self, event: Event) -> None:
         if event.get("changed"):
@@ -268,23 +269,19 @@ class StreamingMetrics:
         self._trigger(obj, now)
 
     def _on_spec_updated(self, event: Event) -> None:
-        obj = self._object(event)
+        obj = self._watched(event)
         if obj is None:
             return
         now = self._now
-        if obj.watch_ms is None:
-            obj.watch_ms = now
         self._trigger(obj, now)
         if obj.is_promise:
             self._fanout_begin(now)
 
     def _on_label_set(self, event: Event) -> None:
-        obj = self._object(event)
+        obj = self._watched(event)
         if obj is None:
             return
         now = self._now
-        if obj.watch_ms is None:
-            obj.watch_ms = now
         label = event.get("label")
         if label in RUN_LABELS:
             self._trigger(obj, now)
@@ -292,14 +289,10 @@ class StreamingMetrics:
             self._fanout_begin(now)
 
     def _on_job_created(self, event: Event) -> None:
-        key = event.get("object")
-        if not isinstance(key, str):
-            return
-        obj = self.objects.get(key)
+        obj = self._watched(event)
         if obj is None:
             return
-        if obj.watch_ms is None:
-            obj.watch_ms = self._now
+        key: str = event["object"]
         self._derived["jobs"] += 1
         if event.get("action") == "configure" and event.get("pipeline_index") == 0:
             self._derived["runs"] += 1
@@ -307,22 +300,14 @@ class StreamingMetrics:
             self._fanout_run_started(key, obj)
 
     def _on_condition_set(self, event: Event) -> None:
-        key = event.get("object")
-        if not isinstance(key, str):
-            return
-        obj = self.objects.get(key)
-        if obj is None:
-            return
-        if obj.watch_ms is None:
-            obj.watch_ms = self._now
-        self._condition(key, obj, event, self._now)
+        obj = self._watched(event)
+        if obj is not None:
+            self._condition(event["object"], obj, event, self._now)
 
     def _on_delete_requested(self, event: Event) -> None:
-        obj = self._object(event)
+        obj = self._watched(event)
         if obj is None:
             return
-        if obj.watch_ms is None:
-            obj.watch_ms = self._now
         obj.delete_requested = True
         obj.trigger_ms = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,12 @@ def pytest_configure(config: pytest.Config) -> None:
     profile = config.getoption("--fuzz-profile")
     if profile is not None:
         os.environ["KRATIX_FUZZ"] = profile  # read by tests/fuzz/fuzzlib.py when the fuzz tests are imported
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    """Where real-executor runs put their temporary directories; it must be empty again after every run."""
+    path = tmp_path / "work"
+    path.mkdir()
+    yield path
+    assert list(path.iterdir()) == [], "a run left a temporary directory behind"

@@ -76,14 +76,6 @@ def external(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def workdir(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "work"
-    path.mkdir()
-    yield path
-    assert list(path.iterdir()) == [], "a run left a temporary directory behind"
-
-
-@pytest.fixture
 def containers(engine: ContainerExecutor, external: Path) -> Iterator[ContainerExecutor]:
     """The engine with /external mounted; no kratix-sim container may be left after the test."""
     # A prefix of our own: other test sessions may run containers on this machine at the same time.

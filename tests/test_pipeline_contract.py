@@ -15,7 +15,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -206,15 +206,6 @@ def external(tmp_path: Path) -> Path:
     path = tmp_path / "external"
     path.mkdir()
     return path
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> Iterator[Path]:
-    """Where runs put their temporary directories; it must be empty again after every run."""
-    path = tmp_path / "work"
-    path.mkdir()
-    yield path
-    assert list(path.iterdir()) == [], "a run left a temporary directory behind"
 
 
 @pytest.fixture

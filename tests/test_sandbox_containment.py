@@ -76,14 +76,6 @@ def executor(request: pytest.FixtureRequest, home: Path) -> Iterator[RealExecuto
     assert container.leftover_containers() == []
 
 
-@pytest.fixture
-def workdir(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "work"
-    path.mkdir()
-    yield path
-    assert list(path.iterdir()) == [], "a run left a temporary directory behind"
-
-
 def _run(executor: RealExecutor, workdir: Path, script: str, timeout_s: float = 30) -> PipelineRun:
     """One hostile container as a one-step Pipeline; no restart (backoffLimit 0 fails the Job at once)."""
     promise = Promise.model_validate({

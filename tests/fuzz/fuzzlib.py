@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 from unittest import mock
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, example, settings
 
 from sim.cli import build_parser
 
@@ -201,3 +201,12 @@ class Stats:
     def add(cls, entry: str, code: int) -> None:
         by_code = cls.counts.setdefault(entry, {})
         by_code[code] = by_code.get(code, 0) + 1
+
+
+def with_examples(inputs: Sequence[bytes]) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """``@example(data=...)`` for each input: the regressions the fuzzing found run first, every time."""
+    def decorate(test: Callable[..., None]) -> Callable[..., None]:
+        for data in inputs:
+            test = example(data=data)(test)
+        return test
+    return decorate

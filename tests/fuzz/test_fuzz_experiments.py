@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 from fuzz_strategies import experiment_docs, yaml_input
-from fuzzlib import YAML_LIMITS, Entry, check_entry, fuzz_settings, replay_in_subprocesses
-from hypothesis import example, given
+from fuzzlib import YAML_LIMITS, Entry, check_entry, fuzz_settings, replay_in_subprocesses, with_examples
+from hypothesis import given
 
 LIMITS = [*YAML_LIMITS, "--max-runs", "2", "--max-resources", "20", "--max-faults", "50",
           "--max-reconciliations", "100"]
@@ -43,15 +43,9 @@ REGRESSIONS = [
 ]
 
 
-def _with_regressions(test):  # type: ignore[no-untyped-def]
-    for text in REGRESSIONS:
-        test = example(data=text.encode())(test)
-    return test
-
-
 @fuzz_settings()
 @given(data=yaml_input(experiment_docs()))
-@_with_regressions
+@with_examples([text.encode() for text in REGRESSIONS])
 def test_sweep(fuzz_dir: Path, data: bytes) -> None:
     check_entry(fuzz_dir, ENTRY, data)
 

@@ -7,8 +7,8 @@ import functools
 from pathlib import Path
 
 from fuzz_strategies import dump_json, report_input, valid_reports
-from fuzzlib import Entry, check_entry, fuzz_settings, replay_in_subprocesses
-from hypothesis import example, given
+from fuzzlib import Entry, check_entry, fuzz_settings, replay_in_subprocesses, with_examples
+from hypothesis import given
 
 REGRESSIONS = [
     # two stderr lines: a metric name with a line break was printed raw in the field path of the error
@@ -24,15 +24,9 @@ def _entry(fuzz_dir: Path) -> Entry:
     return Entry("report compare", "new.json", lambda path: ["report", "compare", str(valid), str(path)])
 
 
-def _with_regressions(test):  # type: ignore[no-untyped-def]
-    for data in REGRESSIONS:
-        test = example(data=data)(test)
-    return test
-
-
 @fuzz_settings()
 @given(data=report_input())
-@_with_regressions
+@with_examples(REGRESSIONS)
 def test_report_compare(fuzz_dir: Path, data: bytes) -> None:
     check_entry(fuzz_dir, _entry(fuzz_dir), data)
 

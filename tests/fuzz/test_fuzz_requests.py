@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fuzz_strategies import request_docs, yaml_input
-from fuzzlib import REPO_ROOT, YAML_LIMITS, Entry, check_entry, fuzz_settings, replay_in_subprocesses
-from hypothesis import example, given
+from fuzzlib import REPO_ROOT, YAML_LIMITS, Entry, check_entry, fuzz_settings, replay_in_subprocesses, with_examples
+from hypothesis import given
 
 from sim.errors import InputError
 
@@ -37,15 +37,9 @@ def _assert_request_judged(stderr: str, path: Path) -> None:
     assert "container executor" in stderr or str(path) in stderr, stderr
 
 
-def _with_regressions(test):  # type: ignore[no-untyped-def]
-    for data in REGRESSIONS:
-        test = example(data=data)(test)
-    return test
-
-
 @fuzz_settings()
 @given(data=yaml_input(request_docs()))
-@_with_regressions
+@with_examples(REGRESSIONS)
 def test_request(fuzz_dir: Path, data: bytes) -> None:
     outcome = check_entry(fuzz_dir, ENTRY, data)
     assert outcome.code == 2

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fuzz_strategies import scenario_docs, yaml_input
-from fuzzlib import YAML_LIMITS, Entry, check_entry, fuzz_settings, replay_in_subprocesses
-from hypothesis import example, given
+from fuzzlib import YAML_LIMITS, Entry, check_entry, fuzz_settings, replay_in_subprocesses, with_examples
+from hypothesis import given
 
 LIMITS = [*YAML_LIMITS, "--max-resources", "60", "--max-faults", "100", "--max-reconciliations", "300"]
 SCENARIO = ("apiVersion: kratix-sim/v1alpha1\nkind: Scenario\nmetadata: {name: f}\nspec:\n"
@@ -47,15 +47,9 @@ RUN = Entry("run", "scenario-run.yaml", lambda path: ["run", str(path), "--durat
 CHECK = Entry("check", "scenario-check.yaml", lambda path: ["check", str(path), *LIMITS])
 
 
-def _with_regressions(test):  # type: ignore[no-untyped-def]
-    for text in REGRESSIONS:
-        test = example(data=text.encode())(test)
-    return test
-
-
 @fuzz_settings()
 @given(data=yaml_input(scenario_docs()))
-@_with_regressions
+@with_examples([text.encode() for text in REGRESSIONS])
 def test_run(fuzz_dir: Path, data: bytes) -> None:
     check_entry(fuzz_dir, RUN, data)
 
@@ -66,7 +60,7 @@ def test_run_in_subprocesses(fuzz_dir: Path) -> None:
 
 @fuzz_settings()
 @given(data=yaml_input(scenario_docs()))
-@_with_regressions
+@with_examples([text.encode() for text in REGRESSIONS])
 def test_check(fuzz_dir: Path, data: bytes) -> None:
     check_entry(fuzz_dir, CHECK, data)
 

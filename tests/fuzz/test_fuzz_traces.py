@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fuzz_strategies import trace_input
-from fuzzlib import Entry, check_entry, fuzz_settings, replay_in_subprocesses
-from hypothesis import example, given
+from fuzzlib import Entry, check_entry, fuzz_settings, replay_in_subprocesses, with_examples
+from hypothesis import given
 
 ENTRY = Entry("check --trace", "trace.jsonl", lambda path: ["check", "--trace", str(path)])
 HEADER = b'{"event":"header","format":"kratix-sim-trace/v1","seed":7}\n'
@@ -22,15 +22,9 @@ REGRESSIONS = [
 ]
 
 
-def _with_regressions(test):  # type: ignore[no-untyped-def]
-    for data in REGRESSIONS:
-        test = example(data=data)(test)
-    return test
-
-
 @fuzz_settings()
 @given(data=trace_input())
-@_with_regressions
+@with_examples(REGRESSIONS)
 def test_check_trace(fuzz_dir: Path, data: bytes) -> None:
     check_entry(fuzz_dir, ENTRY, data)
 

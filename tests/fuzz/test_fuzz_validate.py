@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fuzz_strategies import promise_docs, yaml_input
-from fuzzlib import YAML_LIMITS, Entry, check_entry, fuzz_settings, replay_in_subprocesses
-from hypothesis import example, given
+from fuzzlib import YAML_LIMITS, Entry, check_entry, fuzz_settings, replay_in_subprocesses, with_examples
+from hypothesis import given
 
 ENTRY = Entry("validate", "promise.yaml", lambda path: ["validate", str(path), *YAML_LIMITS])
 REGRESSIONS = [
@@ -24,15 +24,9 @@ REGRESSIONS = [
 ]
 
 
-def _with_regressions(test):  # type: ignore[no-untyped-def]
-    for data in REGRESSIONS:
-        test = example(data=data)(test)
-    return test
-
-
 @fuzz_settings()
 @given(data=yaml_input(promise_docs()))
-@_with_regressions
+@with_examples(REGRESSIONS)
 def test_validate(fuzz_dir: Path, data: bytes) -> None:
     outcome = check_entry(fuzz_dir, ENTRY, data)
     if outcome.code == 2:
