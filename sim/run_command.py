@@ -58,9 +58,12 @@ def run_scenario(args: argparse.Namespace, limits: Limits) -> int:
         simulation.recorder.sinks.append(summary)
         horizon = scenario.spec.duration if duration is None else duration
         with atomic_writer(args.trace) as handle, progress_for(horizon, f"simulating {scenario.name}") as progress:
-            if handle is not None:
-                simulation.recorder.sinks.append(JsonlSink(handle, simulation.header))
+            sink = JsonlSink(handle, simulation.header) if handle is not None else None
+            if sink is not None:
+                simulation.recorder.sinks.append(sink)
             simulation.run(horizon, progress=progress)
+            if sink is not None:
+                sink.flush()
     real = simulation.real_executor.summary() if simulation.real_executor is not None else None
     if args.format == "json":
         document = summary.to_json(simulation.header)

@@ -208,14 +208,35 @@ class Recorder:
 
 
 class JsonlSink:
-    """Streams events to an open text file, the header first."""
+    """Streams events to an open text file as JSONL, the header first.
+
+    Lines are written ``BATCH`` at a time (one ``write`` per batch, not per line); ``flush()`` writes the rest,
+    and leaving ``with JsonlSink(...)`` flushes. A sink that is never flushed leaves the file short.
+    """
+
+    BATCH = 1024
 
     def __init__(self, handle: IO[str], header: Event) -> None:
         self.handle = handle
-        self._write = handle.write
-        handle.write(encode(header) + "\n")
+        self._lines: list[str] = [encode(header)]
+        self._pending = 1
 
     def __call__(self, event: Event) -> None:
-        chunks = _CHUNKS(event, 0)
-        chunks.append("\n")
-        self._write(_JOIN(chunks))
+        self._lines.append(_JOIN(_CHUNKS(event, 0)))
+        self._pending += 1
+        if self._pending == self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the lines not yet written."""
+        if self._pending:
+            self._lines.append("")
+            self.handle.write("\n".join(self._lines))
+            self._lines = []
+            self._pending = 0
+
+    def __enter__(self) -> JsonlSink:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.flush()

@@ -7,6 +7,7 @@ process with its own ``PYTHONHASHSEED``, so iteration over an unsorted set or di
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -15,8 +16,10 @@ from pathlib import Path
 import pytest
 from engine_helpers import determinism_scenario
 
-from sim.simulation import run
-from sim.trace import Trace
+from sim.cli import main
+from sim.scenario_loader import load_scenario
+from sim.simulation import Simulation, run
+from sim.trace import Event, JsonlSink, Trace
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
@@ -76,3 +79,36 @@ def test_different_seeds_give_different_traces(traces: dict[str, bytes]) -> None
     assert (a.header["seed"], b.header["seed"]) == (11, 12)
     assert [e for e in a.events] != [e for e in b.events]
     assert [e["t"] for e in a.named("fault_injected")] != [e["t"] for e in b.named("fault_injected")]
+
+
+def test_the_streamed_trace_is_the_in_memory_trace() -> None:
+    """``JsonlSink`` writes lines in batches: a flushed stream of more than one batch is byte for byte
+    ``Trace.to_jsonl()``; before the flush the file holds only whole batches."""
+
+    class SmallBatches(JsonlSink):
+        BATCH = 100
+
+    events: list[Event] = []
+    simulation = Simulation(determinism_scenario(), seed=11, sinks=[])
+    buffer = io.StringIO()
+    sink = SmallBatches(buffer, simulation.header)
+    simulation.recorder.sinks.extend([events.append, sink])
+    simulation.run()
+    assert len(events) > 2 * SmallBatches.BATCH  # several batches and a partial one
+    unflushed = buffer.getvalue().count("\n")
+    assert 0 < unflushed <= len(events) and unflushed % SmallBatches.BATCH == 0
+    sink.flush()
+    assert buffer.getvalue() == Trace(simulation.header, events).to_jsonl()
+    sink.flush()  # a second flush writes nothing more
+    assert buffer.getvalue() == Trace(simulation.header, events).to_jsonl()
+
+
+def test_run_trace_file_is_complete(tmp_path: Path) -> None:
+    """``kratix-sim run --trace`` flushes the sink: the file is the whole trace of that run."""
+    path = REPO_ROOT / "scenarios" / "quickstart.yaml"
+    out = tmp_path / "trace.jsonl"
+    assert main(["run", str(path), "--seed", "3", "--trace", str(out)]) == 0
+    scenario, promise = load_scenario(path)
+    expected = Simulation(scenario, seed=3, promise=promise).run().to_jsonl()
+    assert len(expected.splitlines()) > 1
+    assert out.read_text(encoding="utf-8") == expected
