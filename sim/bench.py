@@ -340,6 +340,12 @@ def _show(case: dict[str, Any]) -> str:
 
 
 def _detail(name: str, case: dict[str, Any]) -> str:
+    passes = case.get("passes_s") or []
+    spread = f"; best of {len(passes)} passes ({min(passes):.2f}-{max(passes):.2f} s)" if len(passes) > 1 else ""
+    return _what(name, case) + spread
+
+
+def _what(name: str, case: dict[str, Any]) -> str:
     if name == "engine_rate":
         return (f"{case['ratio_to_simpy_floor']:.2f} x simpy_floor; {case['events']:,} events, "
                 f"{case['resources']} resources, {case['days']:g} days")

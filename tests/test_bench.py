@@ -8,7 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from sim.bench import CASES, GOALS, fleet_scenario, format_text, run_bench, run_fleet
+from sim.bench import (
+    CASES,
+    GOALS,
+    BenchResult,
+    fleet_scenario,
+    format_text,
+    run_bench,
+    run_fleet,
+    simpy_floor,
+    trace_write,
+)
 from sim.cli import main
 from sim.simulation import Simulation
 
@@ -61,3 +71,15 @@ def test_run_fleet_streams_metrics_and_writes_trace(tmp_path: Path) -> None:
     lines = trace.read_text(encoding="utf-8").splitlines()
     assert result["events"] == len(lines) - 1  # the header line
     assert result["jobs"] > 0 and result["wall_s"] > 0
+
+
+def test_short_cases_take_the_best_of_their_passes() -> None:
+    """simpy_floor and trace_write report the fastest pass (as timeit does) and list every pass."""
+    floor = simpy_floor(20_000, passes=3)
+    for case in (floor, trace_write(2, 0.2, passes=3)):
+        assert len(case["passes_s"]) == 3
+        assert case["wall_s"] == pytest.approx(min(case["passes_s"]), abs=6e-4)
+        assert case["value"] == pytest.approx(case["events"] / case["wall_s"])
+    machine = {"python": "3.11", "simpy": "4.1", "cpus": 2, "platform": "linux"}
+    text = format_text(BenchResult(cases={"simpy_floor": floor}, machine=machine))
+    assert "best of 3 passes" in text
