@@ -153,24 +153,24 @@ def test_experiment_runs_over_the_limit() -> None:
     assert load_experiment(path, Limits(max_runs=12)).runs == 12
 
 
-def test_a_huge_range_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
-    (tmp_path / "promises").symlink_to(SCENARIOS / "experiments" / "promises")
-    path = tmp_path / "experiment.yaml"
-    path.write_text("apiVersion: kratix-sim/v1alpha1\nkind: Experiment\nmetadata: {name: huge}\nspec:\n"
+def one_parameter_experiment(folder: Path, parameter: str) -> Path:
+    """An experiment over the fleet Promise with one resource and the one ``parameter`` (line 6)."""
+    (folder / "promises").symlink_to(SCENARIOS / "experiments" / "promises")
+    path = folder / "experiment.yaml"
+    path.write_text("apiVersion: kratix-sim/v1alpha1\nkind: Experiment\nmetadata: {name: limits}\nspec:\n"
                     "  scenario: {spec: {duration: 1h, promise: promises/fleet-service.yaml, resources: [{name: a}]}}\n"
-                    "  parameters:\n    - {path: spec.duration, range: {from: 60, to: 3600, samples: 1000000000}}\n"
-                    "  replications: 1\n", encoding="utf-8")
+                    f"  parameters:\n    - {parameter}\n  replications: 1\n", encoding="utf-8")
+    return path
+
+
+def test_a_huge_range_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
+    path = one_parameter_experiment(tmp_path, "{path: spec.duration, range: {from: 60, to: 3600, samples: 1000000000}}")
     assert_refused(cli("sweep", path), f"{path}:6: spec.parameters: ", "1,000,000,000 runs", "--max-runs")
 
 
 def test_experiment_points_obey_the_scenario_limits(tmp_path: Path) -> None:
     """A point whose values ask for too many resources is refused at the parameter that set them."""
-    (tmp_path / "promises").symlink_to(SCENARIOS / "experiments" / "promises")
-    path = tmp_path / "experiment.yaml"
-    path.write_text("apiVersion: kratix-sim/v1alpha1\nkind: Experiment\nmetadata: {name: big}\nspec:\n"
-                    "  scenario: {spec: {duration: 1h, promise: promises/fleet-service.yaml, resources: [{name: a}]}}\n"
-                    "  parameters:\n    - {path: 'spec.resources[0].count', values: [1, 50]}\n"
-                    "  replications: 1\n", encoding="utf-8")
+    path = one_parameter_experiment(tmp_path, "{path: 'spec.resources[0].count', values: [1, 50]}")
     assert_refused(cli("sweep", path, "--max-resources", "10"), f"{path}:7: spec.parameters[0].values: ",
                    "count=50", "50 resources", "--max-resources")
     assert len(load_experiment(path, Limits(max_resources=50)).points) == 2
