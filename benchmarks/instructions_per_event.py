@@ -56,7 +56,10 @@ def main(argv: list[str]) -> int:
     if shutil.which("valgrind") is None:
         print("instructions_per_event: valgrind is not installed", file=sys.stderr)
         return 2
-    resources, days = (argv[0], argv[1]) if len(argv) == 2 else ("20", "5")
+    if len(argv) not in (0, 2) or not all(arg.replace(".", "", 1).isdigit() for arg in argv):
+        print("usage: python benchmarks/instructions_per_event.py [RESOURCES DAYS]", file=sys.stderr)
+        return 2
+    resources, days = (argv[0], argv[1]) if argv else ("20", "5")
     work, events = counted(ENGINE, resources, days)
     setup, setup_events = counted(ENGINE, resources, "0")
     engine = (work - setup) / (events - setup_events)

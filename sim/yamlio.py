@@ -238,16 +238,22 @@ def atomic_writer(path: Path | None, permissions: int = 0o600) -> Iterator[IO[st
     if path is None:
         yield None
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, permissions)
+    except OSError as exc:  # an output the user named that cannot be written is bad input, not a bug
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, permissions)  # whatever the umask
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -205,3 +205,19 @@ def test_only_the_safe_yaml_loader_is_used() -> None:
         if _UNSAFE_YAML.search(line)
     ]
     assert offenders == []
+
+
+@pytest.mark.parametrize("where", ["a-file/trace.jsonl", "a-folder"])
+def test_an_output_that_cannot_be_written_is_one_line_of_bad_input(tmp_path: Path, where: str) -> None:
+    """An output path under a file, or naming a folder: exit 2, one line naming it, nothing left beside it."""
+    (tmp_path / "a-file").write_text("mine\n", encoding="utf-8")
+    (tmp_path / "a-folder").mkdir()
+    out = tmp_path / where
+    result = subprocess.run([sys.executable, "-m", "sim", "run", "scenarios/quickstart.yaml", "--trace", str(out)],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"kratix-sim: error: cannot write {out}: "), lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "a-folder"]
+    assert (tmp_path / "a-file").read_text(encoding="utf-8") == "mine\n"
+    assert list((tmp_path / "a-folder").iterdir()) == []
