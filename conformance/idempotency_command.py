@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -151,8 +152,8 @@ def _progress(record: RunRecord) -> None:
 def run_idempotency(args: argparse.Namespace, limits: Limits) -> int:
     if args.runs < 2:
         raise InputError("--runs must be at least 2 (I1 compares the re-runs with each other)")
-    if args.timeout <= 0:
-        raise InputError("--timeout must be positive")
+    if not 0 < args.timeout < math.inf:  # also refuses nan
+        raise InputError("--timeout must be positive and finite (seconds)")
     loaded = load_promise(args.promise, limits)
     dirs = _script_dirs(args, loaded)
     lint = [] if args.no_lint else lint_promise(loaded, dirs)

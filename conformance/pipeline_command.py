@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -111,12 +112,11 @@ def executor_factory(config: ExecutorConfig, base: Path) -> Any:
 
 def _clock_step(args: argparse.Namespace) -> tuple[float | None, str | None]:
     """Seconds each re-run's clock moves on (None: the real clock), and a note when it cannot."""
-    from sim.durations import parse_duration
+    from sim.durations import parse_option_duration
     from sim.executors.process import find_libfaketime
 
-    text = str(args.rerun_clock_step).strip()
     try:
-        step = parse_duration(float(text) if text.replace(".", "", 1).isdigit() else text)
+        step = parse_option_duration(str(args.rerun_clock_step))
     except ValueError as exc:
         raise InputError(f"--rerun-clock-step: {exc}") from exc
     if not args.rerun or step == 0:
@@ -193,8 +193,8 @@ def _object_label(obj: dict[str, Any]) -> str:
 
 # -- the command ---------------------------------------------------------------------------------------------------
 def run_pipeline_test(args: argparse.Namespace, limits: Limits) -> int:
-    if args.timeout <= 0:
-        raise InputError("--timeout must be positive")
+    if not 0 < args.timeout < math.inf:  # also refuses nan
+        raise InputError("--timeout must be positive and finite (seconds)")
     promise, promise_file = find_promise(args.target, limits)
     root = args.target if args.target.is_dir() else promise_file.parent
     cases = select_cases(root, args.case)

@@ -58,6 +58,16 @@ def parse_duration(text: str | int | float) -> float:
     return _finite(total, text)
 
 
+_SECONDS = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+
+
+def parse_option_duration(text: str) -> float:
+    """Seconds of a command-line duration: a plain number of seconds (``3600``, ``1.5``) or a scenario duration
+    (``1h30m``, ``2d``); ValueError for anything else, negative, infinite or NaN."""
+    stripped = text.strip()
+    return parse_duration(float(stripped) if _SECONDS.fullmatch(stripped) else stripped)
+
+
 MAX_DURATION_S = 1e15  # about 31.7 million years: beyond it milliseconds stop being exact in a float
 
 

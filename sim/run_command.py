@@ -11,7 +11,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from sim.durations import parse_duration
+from sim.durations import parse_option_duration
 from sim.errors import EXIT_OK, InputError, harness_errors
 from sim.progress import progress_for
 from sim.scenario_loader import load_scenario
@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                                         "and metrics.")
     parser.add_argument("scenario", type=Path, help="a scenario file (kind: Scenario)")
     parser.add_argument("--seed", type=int, help="override the scenario's seed")
-    parser.add_argument("--duration", help="override the simulated horizon (e.g. 30h, 2d)")
+    parser.add_argument("--duration", help="override the simulated horizon: seconds or a duration (e.g. 3600, 30h, 2d)")
     parser.add_argument("--trace", type=Path, help="write the JSONL trace to this file")
     parser.add_argument("--format", choices=["text", "json"], default="text")
     add_limit_options(parser)
@@ -45,7 +45,7 @@ def run_scenario(args: argparse.Namespace, limits: Limits) -> int:
     duration = None
     if args.duration is not None:
         try:
-            duration = parse_duration(args.duration)
+            duration = parse_option_duration(args.duration)
         except ValueError as exc:
             raise InputError(f"--duration: {exc}") from exc
     seed = scenario.spec.seed if args.seed is None else args.seed

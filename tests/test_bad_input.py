@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from sim.durations import parse_option_duration
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INVALID = Path(__file__).resolve().parent / "invalid_promises"
 
@@ -221,3 +223,58 @@ def test_an_output_that_cannot_be_written_is_one_line_of_bad_input(tmp_path: Pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "a-folder"]
     assert (tmp_path / "a-file").read_text(encoding="utf-8") == "mine\n"
     assert list((tmp_path / "a-folder").iterdir()) == []
+
+
+def _sim(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sim", *map(str, args)], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("3600", 3600.0), (" 1.5 ", 1.5), ("1h30m", 5400.0), ("2d", 172800.0),
+                                               ("0", 0.0), ("+7", 7.0)])
+def test_a_command_line_duration_is_seconds_or_units(text: str, seconds: float) -> None:
+    assert parse_option_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["-5", "nan", "inf", "1e400", "", "6x", "1h -5m"])
+def test_a_bad_command_line_duration_is_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_option_duration(text)
+
+
+def test_run_duration_takes_plain_seconds() -> None:
+    """``run --duration 3600`` is an hour, as a number of seconds is in a scenario file."""
+    seconds, hour = _sim("run", "scenarios/quickstart.yaml", "--duration", "3600", "--format", "json"), \
+        _sim("run", "scenarios/quickstart.yaml", "--duration", "1h", "--format", "json")
+    assert seconds.returncode == hour.returncode == 0, seconds.stderr + hour.stderr
+    assert json.loads(seconds.stdout) == json.loads(hour.stdout)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "scenarios/quickstart.yaml", "--duration", "nan"], "--duration: invalid duration 'nan'"),
+    (["run", "scenarios/quickstart.yaml", "--duration", "-5"], "--duration: negative duration"),
+    (["trace", "export", "TRACE", "--out", "OUT", "--at", "nan"], "--at: invalid duration 'nan'"),
+    (["trace", "export", "TRACE", "--out", "OUT", "--at", "-5"], "--at: negative duration"),
+    (["pipeline", "test", "examples/idempotent", "--timeout", "nan"], "--timeout must be positive and finite"),
+    (["idempotency", "examples/idempotent/promise.yaml", "--request", "examples/idempotent/resource-request.yaml",
+      "--timeout", "inf"], "--timeout must be positive and finite"),
+])
+def test_a_bad_time_option_is_one_line_of_bad_input(tmp_path: Path, args: list[str], message: str) -> None:
+    trace = tmp_path / "t.jsonl"
+    trace.write_text(json.dumps({"seq": 0, "t": 0, "event": "trace_header"}) + "\n", encoding="utf-8")
+    result = _sim(*(str(trace) if a == "TRACE" else str(tmp_path / "out") if a == "OUT" else a for a in args))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kratix-sim: error: ") and message in lines[0], lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.jsonl"]
+
+
+def test_trace_export_at_takes_a_duration(tmp_path: Path) -> None:
+    trace = tmp_path / "t.jsonl"
+    assert _sim("run", "scenarios/quickstart.yaml", "--trace", trace).returncode == 0
+    by_units, by_seconds = tmp_path / "units", tmp_path / "seconds"
+    assert _sim("trace", "export", trace, "--out", by_units, "--at", "6h").returncode == 0
+    assert _sim("trace", "export", trace, "--out", by_seconds, "--at", "21600").returncode == 0
+    for name in ("objects.yaml", "jobs-pods.yaml", "events.yaml"):
+        assert (by_units / name).read_bytes() == (by_seconds / name).read_bytes()
+    assert "Resource" in (by_units / "objects.yaml").read_text(encoding="utf-8")

@@ -15,6 +15,7 @@ from pathlib import Path
 from conformance.cluster_history.exporter import export_trace, to_yaml
 from conformance.cluster_history.importer import ImportOptions, import_history
 from conformance.cluster_history.kubectl import KubeObject, read_objects
+from sim.durations import parse_option_duration
 from sim.errors import EXIT_OK, InputError
 from sim.model.loader import load_promise
 from sim.profiles import DEFAULT_PROFILE, PROFILES
@@ -54,8 +55,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     exporting.add_argument("trace", type=Path, help="a JSONL trace")
     exporting.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the YAML files")
     exporting.add_argument("--origin", default=DEFAULT_ORIGIN, help=f"the time of t=0 (default {DEFAULT_ORIGIN})")
-    exporting.add_argument("--at", type=float, metavar="SECONDS",
-                           help="export the cluster as it was at this trace time (default: the trace's end)")
+    exporting.add_argument("--at", metavar="TIME",
+                           help="export the cluster as it was at this trace time: seconds or a duration such as 6h "
+                                "(default: the trace's end)")
     exporting.add_argument("--kind", default="Resource", help="the resources' kind (default Resource)")
     exporting.add_argument("--api-version", default="example.kratix.io/v1alpha1",
                            help="the resources' apiVersion (default example.kratix.io/v1alpha1)")
@@ -107,8 +109,12 @@ def run_export(args: argparse.Namespace) -> int:
         raise InputError(f"--origin: not an RFC3339 time: {args.origin!r}") from exc
     if origin.tzinfo is None:
         raise InputError(f"--origin: give a time zone (e.g. {DEFAULT_ORIGIN})")
+    try:
+        at = None if args.at is None else parse_option_duration(args.at)
+    except ValueError as exc:
+        raise InputError(f"--at: {exc}") from exc
     trace = Trace.read(args.trace)
-    lists = export_trace(trace, origin, args.kind, args.api_version, args.at)
+    lists = export_trace(trace, origin, args.kind, args.api_version, at)
     for name, document in lists.items():
         write_atomic(args.out / name, to_yaml(document))
     counts = ", ".join(f"{name}: {len(document['items'])} objects" for name, document in lists.items())
