@@ -192,5 +192,5 @@ def _describe(event: Event) -> str:
     if name == "condition_set":
         return f"{obj} {event.get('type')}={event.get('status')} ({event.get('reason')})"
     if name == "event_recorded":
-        return f"Warning {event.get('reason')} on {obj}: {event.get('message')}"
+        return f"{event.get('type')} {event.get('reason')} on {obj}: {event.get('message')}"
     return f"{name.replace('_', ' ')}" + (f" {obj}" if obj else "")

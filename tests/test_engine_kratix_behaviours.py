@@ -472,6 +472,20 @@ def test_waits_for_configure_pipeline_to_finish_before_starting_delete_pipeline(
     assert {e["reason"] for e in reconciles(trace) if 50 <= e["t"] < 104} == {"delete-waits-for-configure"}
 
 
+def test_a_delete_pipeline_removed_by_a_promise_update_does_not_leave_the_object_stuck() -> None:
+    """D5: the resource got kratix.io/delete-workflows while the Promise had a delete pipeline; a Promise update
+    removed it, so on deletion the finalizer is removed without a Job and the other finalizers follow."""
+    trace = simulate(promise(configure=("pipe-a",), delete=("pipe-d",)),
+                     faults=[{"kind": "update-promise", "at": 100, "target": "promise",
+                              "spec": {"workflows": {"resource": {"delete": None}}}},
+                             {"kind": "delete-resource", "at": 300, "target": R1}], duration=600)
+    assert DELETE_WORKFLOWS_FINALIZER in first(of(trace, "finalizers_added"))["finalizers"]
+    assert jobs(trace, action="delete") == []
+    removed = first(of(trace, "finalizer_removed"))
+    assert (removed["finalizer"], removed["t"]) == (DELETE_WORKFLOWS_FINALIZER, 300)
+    assert [e["t"] for e in of(trace, "object_removed")] == [300]
+
+
 # -- reconciliation interval (W9; dynamic_resource_request_controller_test.go) ---------------------------------
 P_INTERVAL = promise(configure=("pipe-a", "pipe-b"), interval="1h")
 

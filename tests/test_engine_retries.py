@@ -239,3 +239,19 @@ def test_profiles_choose_the_restart_policy(profile: str, pipeline_policy: str |
     trace = run_pipe(policy=pipeline_policy, backoff_limit=1, kratix={"profile": profile})
     assert first(jobs(trace))["restart_policy"] == policy
     assert len(of(trace, "pod_created")) == (2 if policy == "Never" else 1)
+
+
+@pytest.mark.parametrize("policy", ["OnFailure", "Never"])
+def test_a_job_deleted_while_its_failure_is_pending_never_gets_a_condition(policy: str) -> None:
+    """J1: OnFailure with backoffLimit 2 reaches the limit at step-2's second failure (16 s; a 10 s back-off
+    before the restart), so the Job would fail at 27 s; its Jobs are deleted at 20 s, and a deleted Job gets no
+    condition later. (With Never the next pod is simply never created.)"""
+    doc = promise(configure=(pipeline("pipe-a", containers=("step-1", "step-2"), restartPolicy=policy,
+                                      jobOptions={"backoffLimit": 2}),))
+    trace = simulate(doc, behaviour={key("pipe-a", "step-2"): {"exitCodes": [1], "duration": STEP_S}},
+                     faults=[{"kind": "delete-jobs", "at": 20, "target": R1}], duration=600)
+    deleted = first(of(trace, "job_deleted"))
+    assert deleted["t"] == 20
+    after_delete = [e for e in trace.events if e.get("job") == deleted["job"] and e["seq"] > deleted["seq"]]
+    assert [e["event"] for e in after_delete if e["event"].startswith("job_")] == []
+    assert len(jobs(trace)) == 2  # the run started again at pipeline 0 (W11), as a new Job

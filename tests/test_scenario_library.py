@@ -38,6 +38,7 @@ from sim.model.promise import Promise
 from sim.scenario import Scenario
 from sim.scenario_loader import load_scenario, scenario_documents
 from sim.simulation import Simulation
+from sim.summary import RunSummary
 from sim.trace import Event, Trace
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -613,6 +614,14 @@ def check_delete_stuck_until_manual_reconciliation(run: Run) -> None:
                           BINDING_CLEANUP_FINALIZER]
     (removed,) = run.of("object_removed", obj)
     assert removed["t"] == run.end_of(deletes[1]["job"])["t"]
+    # the run summary's timeline names each recorded event's own type (Warning for the failure, Normal for the
+    # re-run's PipelineStarted)
+    summary = RunSummary()
+    for event in run.trace.events:
+        summary(event)
+    text = summary.render_text(run.trace.header)
+    assert "Warning DeleteWorkflowFailed on default/billing" in text
+    assert "Normal PipelineStarted on default/billing" in text and "Warning PipelineStarted" not in text
 
 
 def check_delete_waits_for_running_configure(run: Run) -> None:

@@ -98,8 +98,10 @@ class JobRunner:
 
     # -- the Job controller --------------------------------------------------------------------------
     def _end_later(self, job: Job, delay_ms: int, state: str, reason: str) -> Generator[Any, Any, None]:
+        """J1/J4: the Job controller's sync batch later, the Job fails or is suspended, unless it ended or was
+        deleted meanwhile (``kill`` forgets a deleted Job's process)."""
         yield self.env.timeout(delay_ms)
-        if job.running:
+        if job.running and job.name in self.procs:
             self.kill(job)
             self.cluster.finish_job(job, state, reason)
 

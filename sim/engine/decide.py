@@ -384,9 +384,10 @@ def _done(obs: Observation) -> Decision:
 
 
 def decide_delete(obs: Observation) -> Decision:
-    """D1-D6: finalizers one at a time, in order."""
+    """D1-D6: finalizers one at a time, in order. Every Kratix finalizer the object carries is handled, also
+    delete-workflows after a Promise update removed the delete pipeline (it is then removed without a run)."""
     obj = obs.obj
-    pending = [f for f in finalizers_for(obs) if f in obj.finalizers]
+    pending = [f for f in _FINALIZERS[(obs.workflow, True)] if f in obj.finalizers]
     if not pending:
         return Decision("deleted")
     finalizer = pending[0]
