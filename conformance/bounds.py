@@ -21,6 +21,13 @@ def _retry_after_s(control: dict[str, Any] | None) -> float:
         return 0.0
 
 
+def _retries(control: dict[str, Any] | list[dict[str, Any] | None] | None) -> tuple[int, float]:
+    """How many retries a behaviour's workflow control asks for and their summed delays (one per entry of a
+    list; a single mapping asks once per run, counted once)."""
+    delays = [_retry_after_s(c) for c in (control if isinstance(control, list) else [control])]
+    return sum(1 for d in delays if d), sum(delays)
+
+
 def _pipeline_worst_s(pipeline: Pipeline, key_prefix: str, scenario: Scenario, profile: Profile,
                       default_backoff: int) -> float:
     timing = profile.timing
@@ -36,9 +43,9 @@ def _pipeline_worst_s(pipeline: Pipeline, key_prefix: str, scenario: Scenario, p
     else:
         delays = sum(min(timing.kubelet_backoff_base_s * 2.0 ** (n - 1), timing.kubelet_backoff_cap_s)
                      for n in range(1, limit + 1))
-    retry_s = max((_retry_after_s(b.workflowControl) for b in behaviour.containers.values()), default=0.0)
+    retries, retry_s = max((_retries(b.workflowControl) for b in behaviour.containers.values()), default=(0, 0.0))
     worst_s: float = (limit + 1) * one_pod_s + delays + 2 * timing.job_sync_batch_s + timing.job_creation_hold_s
-    return worst_s + retry_s
+    return worst_s + retry_s + retries * (one_pod_s + timing.job_creation_hold_s)
 
 
 def heal_bound_s(scenario: Scenario, promise: Promise) -> float:

@@ -78,14 +78,25 @@ class ContainerBehaviour(_Strict):
     failureProbability: float | None = Field(default=None, ge=0.0, le=1.0)
     outputs: dict[str, Any] = Field(default_factory=dict)  # files it writes under /kratix/output
     status: dict[str, Any] = Field(default_factory=dict)  # keys it writes to /kratix/metadata/status.yaml
-    workflowControl: dict[str, Any] | None = None  # /kratix/metadata/workflow-control.yaml (C1)
+    # /kratix/metadata/workflow-control.yaml (C1): the same each execution, or one per execution like exitCodes
+    # (the last repeats; null writes none)
+    workflowControl: dict[str, Any] | list[dict[str, Any] | None] | None = None
     destinationSelectors: list[dict[str, Any]] | None = None
 
     @model_validator(mode="after")
     def _one_failure_model(self) -> ContainerBehaviour:
         if self.exitCodes is not None and self.failureProbability is not None:
             raise ValueError("give exitCodes or failureProbability, not both")
+        if isinstance(self.workflowControl, list) and not self.workflowControl:
+            raise ValueError("workflowControl: give at least one entry (or leave it out)")
         return self
+
+    def workflow_control(self, execution: int) -> dict[str, Any] | None:
+        """The workflow-control.yaml the ``execution``-th run writes (1-based), or None."""
+        control = self.workflowControl
+        if isinstance(control, list):
+            return control[min(execution, len(control)) - 1]
+        return control
 
 
 class Behaviour(_Strict):

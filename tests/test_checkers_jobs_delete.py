@@ -583,6 +583,59 @@ def test_d5_removed_with_finalizers_left_and_work_after_cleanup_fail() -> None:
     assert_fails_at(judge("D5", b2.context()), late)
 
 
+def suspended_deletion() -> TraceBuilder:
+    """r1 deleted; its delete Job's status-writer asked to retry (label set while it ran); the Job completed."""
+    b = start()
+    b.event("finalizers_added", object=R1, finalizers=RESOURCE_FINALIZERS)
+    b.at(100).event("delete_requested", object=R1)
+    job(b, "d1", pipeline="del", action="delete")
+    b.at(107).event("label_set", object=R1, label=SUSPENDED, value="true")
+    b.at(108)
+    end(b, "d1", "completed", pipeline="del", action="delete")
+    return b
+
+
+def test_d5_a_delete_run_that_asked_to_retry_does_not_complete_the_deletion() -> None:
+    """Section 4 + C1: finalizers stay while the newest delete run asked to suspend or retry; a later run that
+    asks nothing completes it."""
+    b = suspended_deletion()
+    bad = b.event("finalizer_removed", object=R1, finalizer="kratix.io/delete-workflows")
+    assert_fails_at(judge("D5", b.context()), bad)
+    ok = suspended_deletion()
+    ok.at(137).event("label_removed", object=R1, label=SUSPENDED)
+    job(ok, "d2", pipeline="del", action="delete")
+    ok.at(145)
+    end(ok, "d2", "completed", pipeline="del", action="delete")
+    ok.event("finalizer_removed", object=R1, finalizer="kratix.io/delete-workflows")
+    assert_passes(judge("D5", ok.context()))
+    assert_passes(judge("D3", ok.context()))  # a new delete Job once the suspended run's label was removed
+
+
+def test_d3_a_new_delete_job_while_the_suspended_label_is_still_set_fails() -> None:
+    b = suspended_deletion()
+    b.at(137)
+    again = job(b, "d2", pipeline="del", action="delete")
+    assert_fails_at(judge("D3", b.context()), again)
+
+
+def test_d5_no_delete_job_is_expected_once_the_promise_changed() -> None:
+    """D5: the Promise had a delete Pipeline; after a Promise update (which may have removed it) delete-workflows
+    may go without a delete Job; without the update it may not."""
+    def trace(update: bool) -> tuple[TraceBuilder, Event]:
+        b = start()
+        b.event("finalizers_added", object=R1, finalizers=RESOURCE_FINALIZERS)
+        if update:
+            b.at(50).event("spec_updated", object=PROMISE, hash="p2", generation=2)
+        b.at(100).event("delete_requested", object=R1)
+        return b, b.event("finalizer_removed", object=R1, finalizer="kratix.io/delete-workflows")
+
+    pipelines = {("resource", "delete"): ["del"]}
+    b, removed = trace(update=False)
+    assert_fails_at(judge("D5", b.context(pipelines)), removed)
+    b, _ = trace(update=True)
+    assert_passes(judge("D5", b.context(pipelines)))
+
+
 def promise_deletion(resource_first: bool = False) -> tuple[TraceBuilder, dict[str, Event]]:
     b = start()
     marks: dict[str, Event] = {}

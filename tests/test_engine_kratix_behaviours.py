@@ -486,6 +486,49 @@ def test_a_delete_pipeline_removed_by_a_promise_update_does_not_leave_the_object
     assert [e["t"] for e in of(trace, "object_removed")] == [300]
 
 
+RETRY_GATE = {"retryAfter": "30s", "message": "waiting for the gate"}
+
+
+def test_a_delete_pipeline_that_asks_to_retry_runs_again_and_keeps_the_object() -> None:
+    """Section 4 + C1 (Kratix system test "keep on retrying"): a delete pipeline writing retryAfter keeps the
+    object and its Works with DeleteWorkflowCompleted=False/DeleteWorkflowSuspended; the same pipeline runs
+    again nextRetryAt later (attempts counted), until a run asks nothing and the deletion completes."""
+    trace = simulate(promise(configure=("pipe-a",), delete=("pipe-d",)),
+                     behaviour={key("pipe-d", action="delete"): {"workflowControl": [RETRY_GATE, RETRY_GATE, None]}},
+                     faults=[{"kind": "delete-resource", "at": 100, "target": R1}], duration=600)
+    # reader [100, 101], pipe-d [101, 106], status-writer [106, 107] asks: nextRetryAt 137; Job Complete at 108
+    assert [e["t"] for e in jobs(trace, action="delete")] == [100, 137, 174]
+    assert [(e["t"], e["reason"]) for e in conditions(trace, DELETE_COMPLETED)] == [
+        (100, "DeleteWorkflowInProgress"), (108, "DeleteWorkflowSuspended"), (137, "DeleteWorkflowInProgress"),
+        (145, "DeleteWorkflowSuspended"), (174, "DeleteWorkflowInProgress"), (182, "PipelinesExecutedSuccessfully")]
+    assert [(e["t"], e["phases"]) for e in of(trace, "phases_set") if e.get("action") == "delete"] == [
+        (107, ["Suspended"]), (137, ["Running"]), (144, ["Suspended"]), (174, ["Running"])]
+    assert labels(trace, SUSPENDED_LABEL) == [("label_set", 107), ("label_removed", 137), ("label_set", 144),
+                                              ("label_removed", 174)]
+    assert [e["t"] for e in of(trace, "work_deleted")] == [182]  # D5 work-cleanup only after it completed
+    assert [e["t"] for e in of(trace, "object_removed")] == [182]
+
+
+def test_a_suspended_delete_pipeline_waits_for_the_label_to_be_removed() -> None:
+    """Section 4 + C1: suspend: true keeps the object, its phase Suspended (attempts 1) in
+    status.kratix.workflows.delete; removing the label (fault resume) runs the delete pipeline again."""
+    approve = {"suspend": True, "message": "waiting for approval"}
+    doc = promise(configure=("pipe-a",), delete=("pipe-d",))
+    behaviour = {key("pipe-d", action="delete"): {"workflowControl": [approve, None]}}
+    waiting, sim = simulate_with_state(doc, behaviour=behaviour,
+                                       faults=[{"kind": "delete-resource", "at": 100, "target": R1}], duration=290)
+    late = [e for e in reconciles(waiting) if e["t"] >= 108]
+    assert {e["reason"] for e in late} == {"delete-suspended"}
+    assert max(e["t"] for e in late) == 116.1  # the delete-running poll already queued (15 s after 101.1); no more
+    assert sim.cluster.objects[R1].status_document()["kratix"]["workflows"]["delete"] == {"pipelines": [
+        {"name": "pipe-d", "phase": "Suspended", "message": "waiting for approval", "attempts": 1}]}
+    resumed = simulate(doc, behaviour=behaviour, duration=600,
+                       faults=[{"kind": "delete-resource", "at": 100, "target": R1},
+                               {"kind": "resume", "at": 300, "target": R1}])
+    assert [e["t"] for e in jobs(resumed, action="delete")] == [100, 300]
+    assert [e["t"] for e in of(resumed, "object_removed")] == [308]
+
+
 # -- reconciliation interval (W9; dynamic_resource_request_controller_test.go) ---------------------------------
 P_INTERVAL = promise(configure=("pipe-a", "pipe-b"), interval="1h")
 

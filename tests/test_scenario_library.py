@@ -707,6 +707,30 @@ def check_workflow_retry_after(run: Run) -> None:
     assert run.cond(obj, CONFIGURE_COMPLETED)[0] == "False"
 
 
+def check_delete_retries_via_workflow_control(run: Run) -> None:
+    obj = "default/billing"
+    deletes = run.jobs(obj, "delete")
+    suspended_at = [e["t"] for e in run.of("label_set", obj, label=SUSPENDED_LABEL)]
+    # reader 1 s + delete-instance 20 s + status-writer 1 s: each run asks at +22 s; retryAfter 5m later the same
+    # delete Pipeline runs again in a new Job (D3: the label is removed first)
+    assert [e["t"] for e in deletes] == [600, 922, 1244]
+    assert suspended_at == [622, 944]
+    assert [e["t"] for e in run.of("label_removed", obj, label=SUSPENDED_LABEL)] == [922, 1244]
+    assert [e["pipeline"] for e in deletes] == ["deprovision"] * 3
+    # the object and its Work stay while the delete Pipeline waits (DeleteWorkflowSuspended), then go (D5)
+    reasons = [(e["t"], e["reason"]) for e in run.of("condition_set", obj, type=DELETE_COMPLETED)]
+    assert reasons == [(600, "DeleteWorkflowInProgress"), (623, "DeleteWorkflowSuspended"),
+                       (922, "DeleteWorkflowInProgress"), (945, "DeleteWorkflowSuspended"),
+                       (1244, "DeleteWorkflowInProgress"), (1267, "PipelinesExecutedSuccessfully")]
+    assert [(e["t"], e["phases"]) for e in run.of("phases_set", obj) if e.get("action") == "delete"] == [
+        (622, ["Suspended"]), (922, ["Running"]), (944, ["Suspended"]), (1244, ["Running"])]
+    assert [e["t"] for e in run.of("work_deleted", obj)] == [1267]
+    finalizers = [e["finalizer"] for e in run.of("finalizer_removed", obj)]
+    assert finalizers == [DELETE_WORKFLOWS_FINALIZER, WORK_CLEANUP_FINALIZER, WORKFLOWS_CLEANUP_FINALIZER,
+                          BINDING_CLEANUP_FINALIZER]
+    assert [e["t"] for e in run.of("object_removed", obj)] == [1267]
+
+
 def check_workflow_suspend_and_resume(run: Run) -> None:
     obj = "default/data-science"
     jobs = run.jobs(obj)
@@ -954,6 +978,7 @@ CHECKS: dict[str, Callable[[Run], None]] = {
     "promise-update-fans-out-to-50-resources": check_promise_update_fans_out_to_50_resources,
     "delete-stuck-until-manual-reconciliation": check_delete_stuck_until_manual_reconciliation,
     "delete-waits-for-running-configure": check_delete_waits_for_running_configure,
+    "delete-retries-via-workflow-control": check_delete_retries_via_workflow_control,
     "promise-delete-with-resources": check_promise_delete_with_resources,
     "workflow-retry-after": check_workflow_retry_after,
     "workflow-suspend-and-resume": check_workflow_suspend_and_resume,

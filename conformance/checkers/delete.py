@@ -8,6 +8,7 @@ from conformance.context import CheckContext, Event, JobInfo
 from conformance.verdict import Verdict
 
 MANUAL = "kratix.io/manual-reconciliation"
+SUSPENDED = "kratix.io/workflow-suspended"
 DELETE_WORKFLOWS = "kratix.io/delete-workflows"
 WORK_CLEANUP = "kratix.io/work-cleanup"
 WORKFLOWS_CLEANUP = "kratix.io/workflows-cleanup"
@@ -55,6 +56,30 @@ def _retriggered(ctx: CheckContext, obj: str, seq_from: int, event: Event) -> bo
                and abs(t_of(e) - t_of(event)) <= 1 for e in ctx.by_object.get(obj, []))
 
 
+def _resumed_after_suspension(ctx: CheckContext, obj: str, seq_from: int, seq_to: int) -> bool:
+    """Section 4 + C1: the delete run created at ``seq_from`` asked to suspend or retry (the workflow-suspended
+    label was set after it) and the label was removed before ``seq_to`` (retryAfter passed, or resumed)."""
+    suspended = False
+    for event in ctx.by_object.get(obj, []):
+        if event["seq"] <= seq_from:
+            continue
+        if event["seq"] >= seq_to:
+            break
+        if event["event"] in ("label_set", "label_removed") and event.get("label") == SUSPENDED:
+            if event["event"] == "label_set":
+                suspended = True
+            elif suspended:
+                return True
+    return False
+
+
+def _promise_changed_before(ctx: CheckContext, obj: str, seq: int) -> bool:
+    """Whether the object's Promise spec changed before ``seq`` (its pipelines may then differ from the
+    Promise the trace was judged with)."""
+    key = obj if obj.startswith("promise/") else _promise_key(ctx, obj)
+    return any(e["event"] == "spec_updated" and e["seq"] < seq for e in ctx.by_object.get(key, []))
+
+
 # -- D1 --------------------------------------------------------------------------------------------
 @checker("D1")
 def single_delete_pipeline(ctx: CheckContext) -> Verdict:
@@ -97,7 +122,8 @@ def delete_waits_for_configure(ctx: CheckContext) -> Verdict:
 def one_delete_job(ctx: CheckContext) -> Verdict:
     """D3: deletion creates one delete Job, only after delete_requested; another one only after a trigger
     (manual label, spec change of the object or its Promise, the delete Job deleted externally) seen since
-    the previous delete Job was created. Retries happen inside the Job (J1-J3)."""
+    the previous delete Job was created, or once the previous run's workflow-suspended label (it asked to
+    suspend or retry, section 4 + C1) was removed. Retries happen inside the Job (J1-J3)."""
     fails: list[Verdict] = []
     unknowns: list[str] = []
     objects = sorted({j.object for j in _delete_jobs(ctx)})
@@ -117,6 +143,9 @@ def one_delete_job(ctx: CheckContext) -> Verdict:
                 fails.append(ctx.fail("D3", event, f"{obj}: delete Job {event.get('job')} created before deletion "
                                       "was requested"))
                 break
+            if previous is not None and _resumed_after_suspension(ctx, obj, previous["seq"], event["seq"]):
+                previous = event
+                continue
             retriggered = True if previous is None else _retriggered(ctx, obj, previous["seq"], event)
             if retriggered is None:
                 unknowns.append(f"{obj}: second delete Job {event.get('job')} with no trigger in the trace "
@@ -190,8 +219,10 @@ def cleanup_in_order(ctx: CheckContext) -> Verdict:
     """D5: finalizers are removed only after delete_requested and in order (resources: delete-workflows,
     work-cleanup, workflows-cleanup, resource-binding-cleanup; Promises: delete-workflows,
     resource-request-cleanup, work-cleanup, workflows-cleanup); delete-workflows and work-cleanup only after the
-    newest delete Job completed (when the object has a delete Job or a delete Pipeline); work-cleanup only once
-    every Work of the object is deleted; no Work written after it; object_removed only after the last one."""
+    newest delete Job completed (when the object has a delete Job, or a delete Pipeline and its Promise did not
+    change) and only if that run did not ask to suspend or retry (the workflow-suspended label set while it ran,
+    section 4 + C1); work-cleanup only once every Work of the object is deleted; no Work written after it;
+    object_removed only after the last one."""
     fails: list[Verdict] = []
     exercised = False
     for obj, events in sorted(ctx.by_object.items()):
@@ -216,6 +247,7 @@ def _d5_object(ctx: CheckContext, obj: str, events: list[Event]) -> Verdict | No
     cleaned: Event | None = None
     newest_delete: str | None = None
     newest_done = False
+    newest_suspended = False  # the newest delete run asked to suspend or retry
     for event in events:
         name = event["event"]
         if name == "finalizers_added":
@@ -230,9 +262,12 @@ def _d5_object(ctx: CheckContext, obj: str, events: list[Event]) -> Verdict | No
         elif name == "work_deleted":
             works.discard(str(event.get("pipeline", "")))
         elif name == "job_created" and event.get("action") == "delete":
-            newest_delete, newest_done = str(event.get("job", "")), False
+            newest_delete, newest_done, newest_suspended = str(event.get("job", "")), False, False
         elif name == "job_completed" and event.get("job") == newest_delete:
             newest_done = True
+        elif (name == "label_set" and event.get("label") == SUSPENDED and newest_delete is not None
+              and not newest_done):
+            newest_suspended = True
         elif name == "finalizer_removed":
             finalizer = str(event.get("finalizer", ""))
             if not requested:
@@ -242,10 +277,13 @@ def _d5_object(ctx: CheckContext, obj: str, events: list[Event]) -> Verdict | No
                     return ctx.fail("D5", event, f"{obj}: finalizer {finalizer} removed after {order[rank]}; order "
                                     f"is {', '.join(order)}")
                 rank = order.index(finalizer)
-            if (finalizer in (DELETE_WORKFLOWS, WORK_CLEANUP) and (newest_delete is not None or has_pipeline)
-                    and not newest_done):
+            expects_run = newest_delete is not None or (
+                has_pipeline and not _promise_changed_before(ctx, obj, event["seq"]))
+            if finalizer in (DELETE_WORKFLOWS, WORK_CLEANUP) and expects_run and (
+                    not newest_done or newest_suspended):
                 state = ("no delete Job ran" if newest_delete is None
-                         else f"delete Job {newest_delete} has not completed")
+                         else f"delete Job {newest_delete} has not completed" if not newest_done
+                         else f"delete Job {newest_delete} asked to suspend or retry ({SUSPENDED} set while it ran)")
                 return ctx.fail("D5", event, f"{obj}: finalizer {finalizer} removed but {state}")
             if finalizer == WORK_CLEANUP:
                 if works:

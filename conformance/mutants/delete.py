@@ -7,6 +7,7 @@ from dataclasses import replace
 from conformance.mutants.base import MutantSimulation, mutant, newest
 from sim.cluster.objects import (
     DELETE_COMPLETED,
+    DELETE_WORKFLOWS_FINALIZER,
     WORKFLOWS_CLEANUP_FINALIZER,
     Job,
     KObject,
@@ -111,6 +112,26 @@ class FinalizersOutOfOrder(MutantSimulation):
     Works)."""
 
     controller_class = _CleanupOrderController
+
+
+class _SuspendedDeleteCompletesController(Controller):
+    def decide(self, obs: d.Observation) -> d.Decision:
+        decision = super().decide(obs)
+        if decision.outcome in ("delete-suspended", "delete-suspended-retry-later"):
+            return d.Decision("delete-completed", (
+                d.SetCondition(DELETE_COMPLETED, "True", "PipelinesExecutedSuccessfully",
+                               "The Delete Pipeline completed"),
+                d.RemoveFinalizer(DELETE_WORKFLOWS_FINALIZER)))
+        return decision
+
+
+@mutant("suspended-delete-completes", "D5")
+class SuspendedDeleteCompletes(MutantSimulation):
+    """D5 (section 4 + C1): a delete Pipeline that asked to suspend or retry is recorded as suspended, but the
+    deletion goes on (finalizers removed, Works deleted, object gone) instead of waiting for a run that asks
+    nothing."""
+
+    controller_class = _SuspendedDeleteCompletesController
 
 
 # -- D6 -------------------------------------------------------------------------------------------------

@@ -164,6 +164,15 @@ class Cluster:
                      "phases": [p.phase for p in phases]})
         self.notify(obj.key)
 
+    def set_delete_phase(self, obj: KObject, phase: PipelinePhase) -> None:
+        """The delete pipeline's phase (recorded once it asked to suspend or retry, section 4 and C1)."""
+        if phase == obj.delete_phase:
+            return
+        obj.delete_phase = phase
+        self.record({"seq": 0, "t": 0, "event": "phases_set", "object": obj.key, "phases": [phase.phase],
+                     "action": "delete"})
+        self.notify(obj.key)
+
     def merge_user_status(self, obj: KObject, status: dict[str, Any]) -> None:
         """W16: top-level keys replace (no deep merge); ``conditions`` merge by type; ``message`` is a field."""
         merged = dict(obj.user_status)

@@ -122,6 +122,7 @@ class KObject:
     deleting: bool = False
     conditions: dict[str, Condition] = field(default_factory=dict)
     phases: list[PipelinePhase] = field(default_factory=list)
+    delete_phase: PipelinePhase | None = None  # the delete pipeline's phase, once it asked to suspend or retry
     user_status: dict[str, Any] = field(default_factory=dict)
     message: str | None = None
     workflows_total: int = 0
@@ -150,14 +151,21 @@ class KObject:
         status["workflowsFailed"] = self.workflows_failed
         if self.last_successful_configure_ms is not None:
             status["lastSuccessfulConfigureWorkflowTime"] = self.last_successful_configure_ms // 1000
+        workflows: dict[str, Any] = {}
         if self.phases:
-            status["kratix"] = {"workflows": {"pipelines": [
-                {k: v for k, v in (("name", p.name), ("phase", p.phase), ("message", p.message),
-                                   ("nextRetryAt", None if p.next_retry_ms is None else p.next_retry_ms // 1000),
-                                   ("attempts", p.attempts or None)) if v is not None}
-                for p in self.phases
-            ]}}
+            workflows["pipelines"] = [_phase_document(p) for p in self.phases]
+        if self.delete_phase is not None:
+            workflows["delete"] = {"pipelines": [_phase_document(self.delete_phase)]}
+        if workflows:
+            status["kratix"] = {"workflows": workflows}
         return status
+
+
+def _phase_document(phase: PipelinePhase) -> dict[str, Any]:
+    """A pipeline's entry in ``status.kratix.workflows``: absent fields left out, nextRetryAt in seconds."""
+    next_retry = None if phase.next_retry_ms is None else phase.next_retry_ms // 1000
+    return {k: v for k, v in (("name", phase.name), ("phase", phase.phase), ("message", phase.message),
+                              ("nextRetryAt", next_retry), ("attempts", phase.attempts or None)) if v is not None}
 
 
 @dataclass(slots=True)

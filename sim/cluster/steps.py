@@ -109,6 +109,8 @@ class KratixSteps:
             status = {k: v for k, v in status.items() if k == "message"}
         self.cluster.merge_user_status(obj, status)
         if job.action != "configure":
+            if control is not None:
+                self._suspend_delete(job, obj, control)
             return 0, None
         phases = [PipelinePhase(p.name, p.phase, p.message, p.next_retry_ms, p.attempts) for p in obj.phases]
         if job.pipeline_index >= len(phases) or phases[job.pipeline_index].name != job.pipeline:
@@ -131,3 +133,14 @@ class KratixSteps:
             self.cluster.set_status(obj, last_successful_configure_ms=now // 1000 * 1000,
                                     workflows_succeeded=1, workflows_failed=0)
         return 0, None
+
+    def _suspend_delete(self, job: Job, obj: KObject, control: dict[str, Any]) -> None:
+        """Section 4/C1: a delete pipeline that asks to suspend or retry keeps the object (and its Works); its
+        phase is Suspended with message, nextRetryAt and attempts (kept across its re-runs)."""
+        job.suspended_pipeline = True
+        attempts = obj.delete_phase.attempts if obj.delete_phase is not None else 0
+        retry = control.get("retry_after_s")
+        next_retry_ms = None if retry is None else self.cluster.now_ms() + round(retry * 1000)
+        self.cluster.set_delete_phase(obj, PipelinePhase(job.pipeline, "Suspended", control["message"],
+                                                         next_retry_ms, attempts + 1))
+        self.cluster.set_label(obj, SUSPENDED_LABEL)

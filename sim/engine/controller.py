@@ -203,7 +203,8 @@ class Controller:
     def _action_table(self) -> dict[type, Callable[[KObject, Any], int]]:
         return {
             d.SetLabel: self._set_label, d.RemoveLabel: self._remove_label, d.SetCondition: self._set_condition,
-            d.SetPhases: self._set_phases, d.SetStatus: self._set_status, d.CreateJob: self._create_job,
+            d.SetPhases: self._set_phases, d.SetDeletePhase: self._set_delete_phase, d.SetStatus: self._set_status,
+            d.CreateJob: self._create_job,
             d.SuspendJob: self._suspend_job, d.PruneJobs: self._prune_jobs,
             d.DeleteStaleWorks: self._delete_stale_works, d.AddFinalizers: self._add_finalizers,
             d.RemoveFinalizer: self._remove_finalizer, d.DeleteWorks: self._delete_works,
@@ -227,6 +228,10 @@ class Controller:
 
     def _set_phases(self, obj: KObject, action: d.SetPhases) -> int:
         self.cluster.set_phases(obj, list(action.phases))
+        return 0
+
+    def _set_delete_phase(self, obj: KObject, action: d.SetDeletePhase) -> int:
+        self.cluster.set_delete_phase(obj, action.phase)
         return 0
 
     def _set_status(self, obj: KObject, action: d.SetStatus) -> int:

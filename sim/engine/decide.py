@@ -58,6 +58,13 @@ class SetPhases:
 
 
 @dataclass(frozen=True)
+class SetDeletePhase:
+    """Section 4/C1: the delete pipeline's phase (only once it has asked to suspend or retry)."""
+
+    phase: PipelinePhase
+
+
+@dataclass(frozen=True)
 class SetStatus:
     message: str | None = None
     workflows_succeeded: int | None = None
@@ -135,7 +142,7 @@ class DeleteResources:
 
 
 Action = (
-    SetLabel | RemoveLabel | SetCondition | SetPhases | SetStatus | CreateJob | SuspendJob | PruneJobs
+    SetLabel | RemoveLabel | SetCondition | SetPhases | SetDeletePhase | SetStatus | CreateJob | SuspendJob | PruneJobs
     | DeleteStaleWorks | AddFinalizers | RemoveFinalizer | DeleteWorks | DeleteJobs | RecordEvent | FanOut
     | RequestFanOut | MarkObserved | DeleteResources
 )
@@ -216,6 +223,8 @@ _PRUNE_JOBS = PruneJobs()
 _DELETE_STALE_WORKS = DeleteStaleWorks()
 _RECONCILED = SetCondition(RECONCILED, "True", "Reconciled", "Reconciled")
 _RECONCILED_PENDING = SetCondition(RECONCILED, "Unknown", "WorkflowPending", "Workflow pending")
+_DELETE_IN_PROGRESS = SetCondition(DELETE_COMPLETED, "False", "DeleteWorkflowInProgress",
+                                   "The Delete Pipeline is running")
 _CONFIGURE_IN_PROGRESS = SetCondition(CONFIGURE_COMPLETED, "False", "PipelinesInProgress",
                                       "Pipelines are still in progress")
 _STATUS_PENDING_FROM_START = SetStatus(message="Pending", workflows_failed=0)
@@ -383,6 +392,22 @@ def _done(obs: Observation) -> Decision:
     return Decision("done", tuple(actions), requeue_after_ms=obs.interval_ms)
 
 
+def _start_delete(obs: Observation, outcome: str, rerun: bool) -> Decision:
+    """Create the delete Job (D3), spending the labels that asked for it; a re-run records PipelineStarted, and
+    one after a suspension clears the workflow-suspended label and marks the phase Running (attempts kept)."""
+    obj = obs.obj
+    actions: list[Action] = [*_labels_to_clear(obj)]
+    if obj.delete_phase is not None:
+        if SUSPENDED_LABEL in obj.labels:
+            actions.append(RemoveLabel(SUSPENDED_LABEL))
+        actions.append(SetDeletePhase(PipelinePhase(obs.delete[0], "Running", attempts=obj.delete_phase.attempts)))
+    actions.append(_DELETE_IN_PROGRESS)
+    if rerun:
+        actions.append(RecordEvent("Normal", "PipelineStarted", f"Delete Pipeline started: {obs.delete[0]}"))
+    actions.append(CreateJob("delete", 0))
+    return Decision(outcome, tuple(actions))
+
+
 def decide_delete(obs: Observation) -> Decision:
     """D1-D6: finalizers one at a time, in order. Every Kratix finalizer the object carries is handled, also
     delete-workflows after a Promise update removed the delete pipeline (it is then removed without a run)."""
@@ -424,21 +449,24 @@ def _delete_workflow(obs: Observation) -> Decision:
             return Decision("suspend-for-manual", (SuspendJob(newest.name),), requeue_after_ms=poll_ms)
         return Decision("delete-running", requeue_after_ms=poll_ms)  # K2
     if newest is None or manual or newest.hash != obs.hash:
-        started = RecordEvent("Normal", "PipelineStarted", f"Delete Pipeline started: {obs.delete[0]}")
-        return Decision("start-delete", (*_labels_to_clear(obj),
-                                         SetCondition(DELETE_COMPLETED, "False", "DeleteWorkflowInProgress",
-                                                      "The Delete Pipeline is running"),
-                                         *((started,) if newest is not None else ()),
-                                         CreateJob("delete", 0)))  # D3, D4 recovery
+        return _start_delete(obs, "start-delete", newest is not None)  # D3, D4 recovery
     if newest.state in ("failed", "suspended"):
         return Decision("delete-failed", (
             SetCondition(DELETE_COMPLETED, "False", "DeleteWorkflowFailed", "The Delete Pipeline has failed"),
             RecordEvent("Warning", "DeleteWorkflowFailed", "The Delete Pipeline has failed"),
         ), error="delete pipeline failed")  # D4
-    if newest.suspended_pipeline:
-        return Decision("delete-suspended", (
-            SetCondition(DELETE_COMPLETED, "False", "DeleteWorkflowSuspended", "The Delete Pipeline is suspended"),
-        ))
+    phase = obj.delete_phase
+    if newest.suspended_pipeline and phase is not None:  # section 4 + C1: the pipeline asked to suspend or retry
+        if phase.next_retry_ms is not None and obs.now_ms >= phase.next_retry_ms:
+            return _start_delete(obs, "retry-delete-suspended", True)  # retryAfter: the same pipeline again
+        if phase.next_retry_ms is None and SUSPENDED_LABEL not in obj.labels:
+            return _start_delete(obs, "resume-delete-suspended", True)  # suspend: resumed by removing the label
+        suspended = (SetCondition(DELETE_COMPLETED, "False", "DeleteWorkflowSuspended",
+                                  "The Delete Pipeline is suspended"),)
+        if phase.next_retry_ms is not None:
+            return Decision("delete-suspended-retry-later", suspended,
+                            requeue_after_ms=phase.next_retry_ms - obs.now_ms)
+        return Decision("delete-suspended", suspended)
     return Decision("delete-completed", (
         SetCondition(DELETE_COMPLETED, "True", "PipelinesExecutedSuccessfully", "The Delete Pipeline completed"),
         RemoveFinalizer(DELETE_WORKFLOWS_FINALIZER),

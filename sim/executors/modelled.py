@@ -65,8 +65,9 @@ class ModelledExecutor:
                 volumes.output[path] = copy.deepcopy(content)
         if spec.status:
             volumes.metadata[STATUS_FILE] = copy.deepcopy(spec.status)
-        if spec.workflowControl is not None:
-            volumes.metadata[WORKFLOW_CONTROL_FILE] = copy.deepcopy(spec.workflowControl)
+        control = spec.workflow_control(ctx.execution)
+        if control is not None:
+            volumes.metadata[WORKFLOW_CONTROL_FILE] = copy.deepcopy(control)
         if spec.destinationSelectors is not None:
             volumes.metadata[DESTINATION_SELECTORS_FILE] = copy.deepcopy(spec.destinationSelectors)
         return StepOutcome(exit_code, round(spec.duration * 1000), reason)
