@@ -37,6 +37,7 @@ from sim.cluster.objects import (
     DELETE_COMPLETED,
     DELETE_WORKFLOWS_FINALIZER,
     MANUAL_LABEL,
+    PAUSED_LABEL,
     RECONCILED,
     RUN_FROM_START_LABEL,
     SUSPENDED_LABEL,
@@ -113,6 +114,30 @@ def test_the_running_job_has_failed_updates_the_status() -> None:
     assert completed is not None and completed.last_transition_ms == FAILED_AT * 1000
     assert obj.status_document()["workflowsFailed"] == 1
     assert obj.status_document()["workflowsSucceeded"] == 0
+
+
+@pytest.mark.parametrize(("written", "expected"), [(None, "Resource requested"), ("shop is live", "shop is live")])
+def test_completion_replaces_only_a_pending_message(written: str | None, expected: str) -> None:
+    """W8/W16 (MarkAsCompleted): at completion the last status-writer turns message Pending into "Resource
+    requested" (Promises: "Promise configured"); a message the pipelines wrote through status.yaml is kept."""
+    status = {} if written is None else {"status": {"message": written}}
+    trace, sim = simulate_with_state(P3, behaviour={key("pipe-c"): status})
+    messages = [e["fields"]["message"] for e in of(trace, "status_updated") if "message" in e.get("fields", {})]
+    assert messages[-1] == ("Pending" if written else expected)  # the merge set it, not a status update
+    assert sim.cluster.objects[R1].message == expected
+    assert sim.cluster.objects[PROMISE_KEY].message == "Promise configured"
+
+
+def test_control_labels_count_only_with_the_value_true() -> None:
+    """W5/W6, C1, pause (isLabelSetToTrue): manual-reconciliation or paused set to "false" is no such label: the
+    resource runs its workflow once, is not paused, and the label is left as it is."""
+    trace, sim = simulate_with_state(P3, resources=[
+        {"name": "r1", "labels": {MANUAL_LABEL: "false"}}, {"name": "r2", "labels": {PAUSED_LABEL: "false"}}])
+    for obj in (R1, "default/r2"):
+        assert job_pipelines(trace, obj) == ["pipe-a", "pipe-b", "pipe-c"]
+        assert {e["reason"] for e in reconciles(trace, obj)} & {"paused", "rerun", "suspend-for-manual"} == set()
+    assert labels(trace, MANUAL_LABEL) == []
+    assert sim.cluster.objects[R1].labels[MANUAL_LABEL] == "false"
 
 
 def test_the_running_job_has_failed_does_not_create_any_new_jobs_on_the_next_reconciliation() -> None:

@@ -24,6 +24,12 @@ PAUSED_LABEL = "kratix.io/paused"
 RECONCILE_RESOURCES_LABEL = "kratix.io/reconcile-resources"
 INTERVAL_ANNOTATION = "kratix.io/reconciliation-interval"
 
+def is_true(labels: dict[str, str], label: str) -> bool:
+    """Kratix reads its control labels (manual reconciliation, run-from-start, paused, workflow-suspended,
+    reconcile-resources) as set only when their value is "true" (``isLabelSetToTrue``)."""
+    return labels.get(label) == "true"
+
+
 HASH_LABEL = "kratix.io/hash"
 PIPELINE_LABEL = "kratix.io/pipeline-name"
 TYPE_LABEL = "kratix.io/workflow-type"
@@ -40,6 +46,8 @@ RESOURCE_CLEANUP_FINALIZER = "kratix.io/resource-request-cleanup"
 CONFIGURE_COMPLETED = "ConfigureWorkflowCompleted"
 DELETE_COMPLETED = "DeleteWorkflowCompleted"
 RECONCILED = "Reconciled"
+# The status message once a configure workflow completed, if it was still "Pending" (MarkAsCompleted)
+COMPLETED_MESSAGE = {"resource": "Resource requested", "promise": "Promise configured"}
 
 JobState = Literal["running", "complete", "failed", "suspended"]
 Phase = Literal["Pending", "Running", "Succeeded", "Failed", "Suspended"]

@@ -9,6 +9,7 @@ from typing import Any
 
 from sim.cluster.api import Cluster
 from sim.cluster.objects import (
+    COMPLETED_MESSAGE,
     CONFIGURE_COMPLETED,
     SUSPENDED_LABEL,
     Job,
@@ -130,8 +131,11 @@ class KratixSteps:
         if last:
             self.cluster.set_condition(obj, CONFIGURE_COMPLETED, "True", "PipelinesExecutedSuccessfully",
                                        "Pipelines completed")
-            self.cluster.set_status(obj, last_successful_configure_ms=now // 1000 * 1000,
-                                    workflows_succeeded=1, workflows_failed=0)
+            fields: dict[str, Any] = {"last_successful_configure_ms": now // 1000 * 1000,
+                                      "workflows_succeeded": 1, "workflows_failed": 0}
+            if obj.message == "Pending":  # MarkAsCompleted: a message the pipeline wrote is kept (W16)
+                fields["message"] = COMPLETED_MESSAGE[obj.kind]
+            self.cluster.update_status(obj, fields)
         return 0, None
 
     def _suspend_delete(self, job: Job, obj: KObject, control: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from sim.cluster.objects import (
     PAUSED_LABEL,
     RUN_FROM_START_LABEL,
     KObject,
+    is_true,
 )
 from sim.engine import decide as d
 from sim.engine.queue import WorkQueue
@@ -143,7 +144,8 @@ class Controller:
     def observe(self, obj: KObject) -> d.Observation:
         sim = self.sim
         promise_obj = sim.promise_object(obj.promise_name)
-        paused = PAUSED_LABEL in obj.labels or (promise_obj is not None and PAUSED_LABEL in promise_obj.labels)
+        paused = is_true(obj.labels, PAUSED_LABEL) or (
+            promise_obj is not None and is_true(promise_obj.labels, PAUSED_LABEL))
         gate_open = True
         resource_running = False
         remaining = 0

@@ -11,6 +11,7 @@ from typing import Literal
 
 from sim.cluster.objects import (
     BINDING_CLEANUP_FINALIZER,
+    COMPLETED_MESSAGE,
     CONFIGURE_COMPLETED,
     DELETE_COMPLETED,
     DELETE_WORKFLOWS_FINALIZER,
@@ -25,6 +26,7 @@ from sim.cluster.objects import (
     Job,
     KObject,
     PipelinePhase,
+    is_true,
 )
 from sim.model.promise import WorkflowAction, WorkflowType
 from sim.profiles import Profile
@@ -229,7 +231,7 @@ _CONFIGURE_IN_PROGRESS = SetCondition(CONFIGURE_COMPLETED, "False", "PipelinesIn
                                       "Pipelines are still in progress")
 _STATUS_PENDING_FROM_START = SetStatus(message="Pending", workflows_failed=0)
 _STATUS_PENDING = SetStatus(message="Pending")
-_STATUS_DONE = {"resource": SetStatus(message="Resource requested"), "promise": SetStatus(message="Promise ready")}
+_STATUS_DONE = {kind: SetStatus(message=message) for kind, message in COMPLETED_MESSAGE.items()}
 
 
 def _labels_to_clear(obj: KObject) -> tuple[Action, ...]:
@@ -237,7 +239,7 @@ def _labels_to_clear(obj: KObject) -> tuple[Action, ...]:
     labels = obj.labels
     if not labels:
         return ()
-    return tuple(action for action in _REMOVE_RUN_LABELS if action.label in labels)
+    return tuple(action for action in _REMOVE_RUN_LABELS if is_true(labels, action.label))
 
 
 def _phases_for_start(obs: Observation, index: int) -> SetPhases:
@@ -257,7 +259,7 @@ def _phases_for_start(obs: Observation, index: int) -> SetPhases:
 def _start(obs: Observation, index: int, outcome: str, *extra: Action) -> Decision:
     """Create the configure Job for pipeline ``index`` with W8's status; clear the labels that asked."""
     # W4/W5 (Kratix test "previously failing job succeeds"): a new run from pipeline 0 resets workflowsFailed.
-    fan_out = (RequestFanOut(),) if RECONCILE_RESOURCES_LABEL in obs.obj.labels else ()  # W12: after this run
+    fan_out = (RequestFanOut(),) if is_true(obs.obj.labels, RECONCILE_RESOURCES_LABEL) else ()  # W12: after this run
     actions: list[Action] = [*extra, *fan_out, *_labels_to_clear(obs.obj), _phases_for_start(obs, index),
                              _STATUS_PENDING_FROM_START if index == 0 else _STATUS_PENDING,
                              _RECONCILED_PENDING, _CONFIGURE_IN_PROGRESS, CreateJob("configure", index)]
@@ -288,10 +290,10 @@ def decide(obs: Observation) -> Decision:
 
 def decide_configure(obs: Observation) -> Decision:
     obj, profile = obs.obj, obs.profile
-    manual = MANUAL_LABEL in obj.labels
+    manual = is_true(obj.labels, MANUAL_LABEL)
     # W12: the reconcile-resources label re-runs the Promise's own workflow first, then fans out.
-    run_from_start = RUN_FROM_START_LABEL in obj.labels or (
-        obs.workflow == "promise" and RECONCILE_RESOURCES_LABEL in obj.labels)
+    run_from_start = is_true(obj.labels, RUN_FROM_START_LABEL) or (
+        obs.workflow == "promise" and is_true(obj.labels, RECONCILE_RESOURCES_LABEL))
     completed = obj.condition(CONFIGURE_COMPLETED)
     # W9: the age test is strict (<= interval is not due).
     if (completed is not None and not manual and not run_from_start
@@ -323,7 +325,7 @@ def decide_configure(obs: Observation) -> Decision:
             if obs.now_ms >= phase.next_retry_ms:
                 return _start(obs, suspended_at, "retry-suspended", *clear)
             return Decision("suspended-retry-later", requeue_after_ms=phase.next_retry_ms - obs.now_ms)
-        if SUSPENDED_LABEL not in obj.labels:
+        if not is_true(obj.labels, SUSPENDED_LABEL):
             return _start(obs, suspended_at, "resume-suspended")
         return Decision("suspended")
     last = len(obs.configure) - 1
@@ -377,14 +379,15 @@ def _halt(obs: Observation, job: Job) -> Decision:
 
 
 def _done(obs: Observation) -> Decision:
-    """W8/W9/W14: the workflow completed; prune, clean stale Works, requeue after the full interval."""
-    actions: list[Action] = [_PRUNE_JOBS, _DELETE_STALE_WORKS, _RECONCILED,
-                             _STATUS_DONE["resource" if obs.workflow == "resource" else "promise"]]
+    """W8/W9/W14: the workflow completed; prune, clean stale Works, requeue after the full interval. (The
+    status-writer of the last pipeline set the completed message; with no configure pipeline it is set here.)"""
+    actions: list[Action] = [_PRUNE_JOBS, _DELETE_STALE_WORKS, _RECONCILED]
     obj = obs.obj
     if not obs.configure:
+        actions.append(_STATUS_DONE[obs.workflow])
         actions.extend(_labels_to_clear(obj))  # nothing to run: the labels that asked for a run are spent
     if obs.workflow == "promise":
-        asked = obj.fanout_requested or RECONCILE_RESOURCES_LABEL in obj.labels
+        asked = obj.fanout_requested or is_true(obj.labels, RECONCILE_RESOURCES_LABEL)
         if obj.observed_generation != obj.generation or asked:
             if obj.observed_generation is not None:
                 actions.append(FanOut())  # W12
@@ -442,7 +445,7 @@ def _delete_workflow(obs: Observation) -> Decision:
         return Decision("delete-waits-for-resources", requeue_after_ms=poll_ms)  # D6
     jobs = [j for j in obs.jobs if j.action == "delete"]
     newest = jobs[-1] if jobs else None
-    manual = MANUAL_LABEL in obj.labels
+    manual = is_true(obj.labels, MANUAL_LABEL)
     if newest is not None and newest.running:
         if manual and not newest.suspend_requested:
             # W6 applied to delete (Kratix test "cancels the current job"): suspend, then re-create.
@@ -459,7 +462,7 @@ def _delete_workflow(obs: Observation) -> Decision:
     if newest.suspended_pipeline and phase is not None:  # section 4 + C1: the pipeline asked to suspend or retry
         if phase.next_retry_ms is not None and obs.now_ms >= phase.next_retry_ms:
             return _start_delete(obs, "retry-delete-suspended", True)  # retryAfter: the same pipeline again
-        if phase.next_retry_ms is None and SUSPENDED_LABEL not in obj.labels:
+        if phase.next_retry_ms is None and not is_true(obj.labels, SUSPENDED_LABEL):
             return _start_delete(obs, "resume-delete-suspended", True)  # suspend: resumed by removing the label
         suspended = (SetCondition(DELETE_COMPLETED, "False", "DeleteWorkflowSuspended",
                                   "The Delete Pipeline is suspended"),)
