@@ -114,6 +114,14 @@ def test_the_running_job_has_failed_updates_the_status() -> None:
     assert completed is not None and completed.last_transition_ms == FAILED_AT * 1000
     assert obj.status_document()["workflowsFailed"] == 1
     assert obj.status_document()["workflowsSucceeded"] == 0
+    assert obj.status_document()["workflows"] == 3  # updateWorkflowsCounterStatus: the configure Pipelines
+
+
+def test_a_completed_workflow_counts_every_pipeline_succeeded() -> None:
+    """W8 (updateWorkflowsCounterStatus): workflows = workflowsSucceeded = the number of configure Pipelines."""
+    _trace, sim = simulate_with_state(P3)
+    status = sim.cluster.objects[R1].status_document()
+    assert (status["workflows"], status["workflowsSucceeded"], status["workflowsFailed"]) == (3, 3, 0)
 
 
 @pytest.mark.parametrize(("written", "expected"), [(None, "Resource requested"), ("shop is live", "shop is live")])
@@ -199,7 +207,7 @@ def test_previously_failing_job_succeeds() -> None:
             if c["container"] == "step-1"] == [0]
     assert [(e["t"], e["status"]) for e in conditions(trace, CONFIGURE_COMPLETED)][-1] == (1026, "True")
     obj = sim.cluster.objects[R1]
-    assert (obj.workflows_failed, obj.workflows_succeeded) == (0, 1)
+    assert (obj.workflows_failed, obj.workflows_succeeded) == (0, 3)  # every one of the 3 Pipelines
 
 
 # -- spec change (W5, W7) --------------------------------------------------------------------------------------

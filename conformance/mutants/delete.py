@@ -127,9 +127,9 @@ class _SuspendedDeleteCompletesController(Controller):
 
 @mutant("suspended-delete-completes", "D5")
 class SuspendedDeleteCompletes(MutantSimulation):
-    """D5 (section 4 + C1): a delete Pipeline that asked to suspend or retry is recorded as suspended, but the
-    deletion goes on (finalizers removed, Works deleted, object gone) instead of waiting for a run that asks
-    nothing."""
+    """D5: a delete Pipeline that asked to suspend or retry (section 4 with C1) is recorded as suspended, but
+    the deletion goes on (finalizers removed, Works deleted, object gone) instead of waiting for a run that
+    asks nothing."""
 
     controller_class = _SuspendedDeleteCompletesController
 

@@ -132,7 +132,7 @@ class KratixSteps:
             self.cluster.set_condition(obj, CONFIGURE_COMPLETED, "True", "PipelinesExecutedSuccessfully",
                                        "Pipelines completed")
             fields: dict[str, Any] = {"last_successful_configure_ms": now // 1000 * 1000,
-                                      "workflows_succeeded": 1, "workflows_failed": 0}
+                                      "workflows_succeeded": job.pipeline_index + 1, "workflows_failed": 0}
             if obj.message == "Pending":  # MarkAsCompleted: a message the pipeline wrote is kept (W16)
                 fields["message"] = COMPLETED_MESSAGE[obj.kind]
             self.cluster.update_status(obj, fields)

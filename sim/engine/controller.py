@@ -244,7 +244,8 @@ class Controller:
             fields["workflows_succeeded"] = action.workflows_succeeded
         if action.workflows_failed is not None:
             fields["workflows_failed"] = action.workflows_failed
-        fields["workflows_total"] = 1 if self.sim.pipeline_names(obj.promise_name, obj.kind, "configure") else 0
+        # updateWorkflowsCounterStatus: `workflows` counts the configure Pipelines
+        fields["workflows_total"] = len(self.sim.pipeline_names(obj.promise_name, obj.kind, "configure"))
         self.cluster.update_status(obj, fields)
         return 0
 
