@@ -23,10 +23,7 @@ class Timing:
     kubelet_backoff_cap_s: float = 300.0
     kubelet_backoff_reset_s: float = 600.0
     job_creation_hold_s: float = 1.1  # K1 minimumPeriodBetweenCreatingPipelineResources
-    fast_requeue_s: float = 5.0  # K2
-    default_requeue_s: float = 15.0
-    slow_requeue_s: float = 60.0
-    delete_poll_s: float = 15.0  # K2: a running delete Job is polled every 15 s
+    delete_poll_s: float = 15.0  # K2: a running delete Job is polled every 15 s (defaultRequeue)
     error_backoff_base_s: float = 0.005  # K2: controller-runtime per-item exponential back-off
     error_backoff_cap_s: float = 1000.0
     status_write_s: float = 0.1  # W9: a status write returns before the reconcile's RequeueAfter is registered
