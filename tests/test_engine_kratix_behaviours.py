@@ -278,7 +278,8 @@ def test_spec_change_suspends_the_running_job_in_the_kratix_2025_profile() -> No
     old = jobs(trace)[0]
     assert [(e["t"], e["job"]) for e in trace.named("job_suspend_requested")] == [(50, old["job"])]
     stopped = finished(trace, old["job"])
-    assert (stopped["event"], stopped["t"]) == ("job_suspended", 51)
+    assert (stopped["event"], stopped["t"], stopped["reason"], stopped["message"]) == (
+        "job_suspended", 51, "JobSuspended", "Job suspended")  # J4
     assert [(e["t"], e["pipeline"]) for e in jobs(trace)[1:]] == [(51, "pipe-a"), (155, "pipe-b"), (164, "pipe-c")]
 
 

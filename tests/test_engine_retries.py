@@ -85,6 +85,7 @@ def test_on_failure_restarts_in_place_until_the_backoff_limit(pipeline_limit: in
     assert [e["attempt"] for e in step_events(trace, "step-2")] == list(range(1, len(starts) + 1))
     ended = finished(trace, created["job"])
     assert (ended["event"], ended["reason"], ended["t"]) == ("job_failed", "BackoffLimitExceeded", failed_at)
+    assert ended["message"] == "Job has reached the specified backoff limit"  # J1
     # the last execution is still running when the Job fails: its pod is stopped
     last = step_events(trace, "step-2", "container_exited")[-1]
     assert (last["exit_code"], last["reason"], last["t"]) == (137, "Killed", failed_at)

@@ -34,6 +34,8 @@ STATUS_FIELD_NAMES = {
 # Job state -> (trace event, Job condition type).
 _JOB_FINISHED = {"complete": ("job_completed", "Complete"), "failed": ("job_failed", "Failed"),
                  "suspended": ("job_suspended", "Suspended")}
+# The Job controller's condition messages (J1, J4; kubernetes pkg/controller/job)
+_JOB_MESSAGES = {"BackoffLimitExceeded": "Job has reached the specified backoff limit", "JobSuspended": "Job suspended"}
 
 
 class Cluster:
@@ -218,6 +220,8 @@ class Cluster:
                   "job": job.name, "hash": job.hash, "type": condition, "status": "True"}
         if reason is not None:
             record["reason"] = reason
+            if reason in _JOB_MESSAGES:
+                record["message"] = _JOB_MESSAGES[reason]
         self.record(record)
         self.notify(job.object_key)
 
