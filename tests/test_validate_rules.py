@@ -33,6 +33,18 @@ def test_valid_promise_has_no_findings() -> None:
     assert findings_of("valid.yaml") == []
 
 
+def test_null_fields_are_absent_as_the_api_server_prunes_them(tmp_path: Path) -> None:
+    """``configure: null`` (a key left empty in YAML) is no field, not a type error: the Promise is valid."""
+    doc = tmp_path / "empty-workflow.yaml"
+    doc.write_text(
+        "apiVersion: platform.kratix.io/v1alpha1\nkind: Promise\nmetadata: {name: p}\nspec:\n"
+        "  workflows:\n    resource: {configure: null, delete: null}\n    promise: {configure: null}\n",
+        encoding="utf-8")
+    (promise,) = load_promises([doc])
+    assert promise.promise.pipelines("resource", "configure") == []
+    assert validate([promise]) == []
+
+
 def test_v1_duplicate_pipeline_name() -> None:
     """V1: names unique per (type, action); reported on the repeat, same name elsewhere is fine."""
     findings = findings_of("v1-duplicate-pipeline-names.yaml")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 PIPELINE_API_VERSION = "platform.kratix.io/v1alpha1"
 KRATIX_STEP_NAMES = ("reader", "work-writer", "status-writer")
@@ -21,6 +21,13 @@ WORKFLOW_ACTIONS: tuple[WorkflowAction, ...] = ("configure", "delete")
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, data: Any) -> Any:
+        """The API server prunes null values of non-nullable fields (Promises are custom resources), so
+        ``configure: null`` is no field at all, not an error."""
+        return {k: v for k, v in data.items() if v is not None} if isinstance(data, dict) else data
 
 
 class ObjectMeta(_Model):
