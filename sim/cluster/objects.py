@@ -24,12 +24,6 @@ PAUSED_LABEL = "kratix.io/paused"
 RECONCILE_RESOURCES_LABEL = "kratix.io/reconcile-resources"
 INTERVAL_ANNOTATION = "kratix.io/reconciliation-interval"
 
-def is_true(labels: dict[str, str], label: str) -> bool:
-    """Kratix reads its control labels (manual reconciliation, run-from-start, paused, workflow-suspended,
-    reconcile-resources) as set only when their value is "true" (``isLabelSetToTrue``)."""
-    return labels.get(label) == "true"
-
-
 HASH_LABEL = "kratix.io/hash"
 PIPELINE_LABEL = "kratix.io/pipeline-name"
 TYPE_LABEL = "kratix.io/workflow-type"
@@ -51,6 +45,12 @@ COMPLETED_MESSAGE = {"resource": "Resource requested", "promise": "Promise confi
 
 JobState = Literal["running", "complete", "failed", "suspended"]
 Phase = Literal["Pending", "Running", "Succeeded", "Failed", "Suspended"]
+
+
+def is_true(labels: dict[str, str], label: str) -> bool:
+    """Kratix reads its control labels (manual reconciliation, run-from-start, paused, workflow-suspended,
+    reconcile-resources) as set only when their value is "true" (``isLabelSetToTrue``)."""
+    return labels.get(label) == "true"
 
 
 def _go_encoder() -> Callable[[Any], str]:

@@ -206,8 +206,7 @@ class Controller:
         return {
             d.SetLabel: self._set_label, d.RemoveLabel: self._remove_label, d.SetCondition: self._set_condition,
             d.SetPhases: self._set_phases, d.SetDeletePhase: self._set_delete_phase, d.SetStatus: self._set_status,
-            d.CreateJob: self._create_job,
-            d.SuspendJob: self._suspend_job, d.PruneJobs: self._prune_jobs,
+            d.CreateJob: self._create_job, d.SuspendJob: self._suspend_job, d.PruneJobs: self._prune_jobs,
             d.DeleteStaleWorks: self._delete_stale_works, d.AddFinalizers: self._add_finalizers,
             d.RemoveFinalizer: self._remove_finalizer, d.DeleteWorks: self._delete_works,
             d.DeleteJobs: self._delete_jobs, d.RecordEvent: self._record_event, d.FanOut: self._fan_out,
