@@ -12,6 +12,7 @@ import argparse
 import os
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -111,6 +112,9 @@ def limits_from(args: argparse.Namespace) -> Limits:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Python's first gettempdir() writes and removes a probe file in $TMPDIR; done here, before signals raise
+    # Interrupted, no interrupt can cut that probe short and leave its file behind.
+    tempfile.gettempdir()
     with _signals_interrupt():
         try:
             parser = build_parser()

@@ -8,6 +8,7 @@ nesting depth. Each limit has an option to raise it (``Limits``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -239,12 +240,12 @@ def atomic_writer(path: Path | None, permissions: int = 0o600) -> Iterator[IO[st
         yield None
         return
     tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, permissions)
-    except OSError as exc:  # an output the user named that cannot be written is bad input, not a bug
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    try:
+    try:  # one cleanup for everything from the file's creation on (an interrupt may land right after it)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, permissions)
+        except OSError as exc:  # an output the user named that cannot be written is bad input, not a bug
+            raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             yield handle
             handle.flush()
@@ -255,5 +256,6 @@ def atomic_writer(path: Path | None, permissions: int = 0o600) -> Iterator[IO[st
         except OSError as exc:
             raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # absent, or under a path that is no folder: nothing to remove
+            tmp.unlink()
         raise

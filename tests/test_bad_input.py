@@ -4,6 +4,7 @@ naming the file, never a traceback; judged input exits 0 or 1; the YAML reader i
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from sim.durations import parse_option_duration
+from sim.yamlio import atomic_writer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INVALID = Path(__file__).resolve().parent / "invalid_promises"
@@ -278,3 +280,23 @@ def test_trace_export_at_takes_a_duration(tmp_path: Path) -> None:
     for name in ("objects.yaml", "jobs-pods.yaml", "events.yaml"):
         assert (by_units / name).read_bytes() == (by_seconds / name).read_bytes()
     assert "Resource" in (by_units / "objects.yaml").read_text(encoding="utf-8")
+
+
+def test_an_interrupt_right_after_the_temporary_file_exists_leaves_nothing(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """atomic_writer: a signal landing just after the temporary file was created (SIGTERM raises Interrupted, a
+    KeyboardInterrupt) still removes it, and the old file stays as it was."""
+    target = tmp_path / "report.md"
+    target.write_text("old\n", encoding="utf-8")
+    real_open = os.open
+
+    def open_then_interrupt(path: str, flags: int, mode: int = 0o777) -> int:
+        os.close(real_open(path, flags, mode))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt), atomic_writer(target) as handle:
+        assert handle is not None
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md"]
+    assert target.read_text(encoding="utf-8") == "old\n"
