@@ -35,7 +35,7 @@ from conformance.idempotency.matrix import (
 )
 from conformance.rules import RULES_BY_ID
 from sim.errors import EXIT_FAILED, EXIT_OK, InputError, Location
-from sim.executors.base import KRATIX_INPUT_DIR, ExecutorError, ExecutorUnavailable, Mount
+from sim.executors.base import KRATIX_INPUT_DIR, ExecutorError, ExecutorUnavailable, Mount, outside_volumes
 from sim.executors.container import CONTAINER_NAME_PREFIX, ContainerExecutor
 from sim.executors.contract import temporary_directory
 from sim.executors.process import ProcessExecutor
@@ -118,10 +118,10 @@ def _object(args: argparse.Namespace, loaded: LoadedPromise, limits: Limits) -> 
 
 
 def _externals(targets: list[str]) -> list[str]:
-    for target in targets:
-        if not target.startswith("/") or target.rstrip("/") in ("", "/kratix") or target.startswith("/kratix/"):
-            raise InputError(f"--external {target}: give an absolute path outside /kratix (e.g. /external)")
-    return [t.rstrip("/") for t in targets]
+    try:
+        return [outside_volumes(target) for target in targets]
+    except ValueError as exc:
+        raise InputError(f"--external {exc}") from None
 
 
 def _factory(args: argparse.Namespace, dirs: list[ScriptDir]) -> ExecutorFactory:

@@ -30,7 +30,7 @@ from conformance.golden import (
     run_case,
 )
 from sim.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, InputError, Location
-from sim.executors.base import ExecutorError, ExecutorUnavailable, Mount, RealExecutor
+from sim.executors.base import ExecutorError, ExecutorUnavailable, Mount, RealExecutor, outside_volumes
 from sim.model.promise import Promise
 from sim.scenario import ExecutorConfig
 from sim.yamlio import Limits
@@ -195,6 +195,10 @@ def _object_label(obj: dict[str, Any]) -> str:
 def run_pipeline_test(args: argparse.Namespace, limits: Limits) -> int:
     if not 0 < args.timeout < math.inf:  # also refuses nan
         raise InputError("--timeout must be positive and finite (seconds)")
+    try:
+        externals = [outside_volumes(target) for target in args.external]
+    except ValueError as exc:
+        raise InputError(f"--external {exc}") from None
     promise, promise_file = find_promise(args.target, limits)
     root = args.target if args.target.is_dir() else promise_file.parent
     cases = select_cases(root, args.case)
@@ -221,7 +225,7 @@ def run_pipeline_test(args: argparse.Namespace, limits: Limits) -> int:
     for case in cases:
         try:
             result = run_case(promise, case, make, pipeline=args.pipeline, rerun=args.rerun,
-                              timeout_s=args.timeout, external=list(args.external), clock_step_s=clock_step_s,
+                              timeout_s=args.timeout, external=externals, clock_step_s=clock_step_s,
                               limits=limits)
             if clock_note and result.runs > 1:
                 result.notes.append(clock_note)

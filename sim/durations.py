@@ -26,6 +26,8 @@ def parse_go_duration(text: str) -> float:
     while pos < len(text):
         match = _GO_PART.match(text, pos)
         if match is None:
+            if re.fullmatch(r"\d+(?:\.\d*)?|\.\d+", text[pos:]):
+                raise ValueError(f"invalid duration {original!r}: missing unit (ns, us, ms, s, m or h)")
             raise ValueError(f"invalid duration {original!r}: Go durations use ns, us, ms, s, m, h (not d)")
         total += float(match.group(1)) * _GO_UNITS_S[match.group(2)]
         pos = match.end()

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, WithJsonSchema, model_validator
 
 from sim.durations import parse_duration
+from sim.executors.base import outside_volumes
 from sim.profiles import DEFAULT_PROFILE, PROFILES
 
 DURATION_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0},
@@ -177,8 +178,10 @@ class ExecutorConfig(_Strict):
         if self.timeout <= 0:
             raise ValueError("timeout must be positive")
         for target in self.externalMounts:
-            if not target.startswith("/"):
-                raise ValueError(f"externalMounts: {target!r} must be an absolute path in the container")
+            try:
+                outside_volumes(target)
+            except ValueError as exc:
+                raise ValueError(f"externalMounts: {exc}") from None
         for spec in self.mounts:
             parts = spec.split(":")
             if len(parts) not in (2, 3) or not parts[0] or not parts[1].startswith("/") \

@@ -300,3 +300,23 @@ def test_an_interrupt_right_after_the_temporary_file_exists_leaves_nothing(tmp_p
     monkeypatch.undo()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md"]
     assert target.read_text(encoding="utf-8") == "old\n"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["pipeline", "test", "examples/idempotent", "--external", "rel"],
+     "--external 'rel': give an absolute path outside /kratix"),
+    (["pipeline", "test", "examples/idempotent", "--external", "/kratix/output"],
+     "--external '/kratix/output': give an absolute path outside /kratix"),
+    (["pipeline", "test", "examples/idempotent", "--executor", "process", "--mount", "/no/such/dir:/x"],
+     "HOST /no/such/dir does not exist"),
+    (["idempotency", "examples/idempotent/promise.yaml", "--request", "examples/idempotent/resource-request.yaml",
+      "--executor", "process", "--mount", "examples:/kratix/output:rw"], "TARGET '/kratix/output'"),
+])
+def test_mounts_and_external_folders_are_checked_before_anything_runs(tmp_path: Path, args: list[str],
+                                                                      message: str) -> None:
+    """A mount's HOST must exist and its TARGET, like an --external folder, must be an absolute path outside
+    the pod's volumes (/kratix): one line of bad input (exit 2), never a judged failure or an internal error."""
+    result = _sim(*args)
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and message in lines[0], lines

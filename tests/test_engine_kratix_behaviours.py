@@ -9,6 +9,7 @@ status-writer [t+7, t+8] and is Complete at t+9 (the Job controller's 1 s sync b
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 from engine_helpers import (
@@ -44,6 +45,8 @@ from sim.cluster.objects import (
     WORK_CLEANUP_FINALIZER,
     WORKFLOWS_CLEANUP_FINALIZER,
 )
+from sim.cluster.steps import selectors_problem, workflow_control
+from sim.executors.base import WORKFLOW_CONTROL_FILE, PodVolumes
 from sim.simulation import Simulation
 from sim.trace import Event, Trace
 
@@ -658,3 +661,33 @@ def test_cancels_the_current_job() -> None:
     assert second_delete["t"] == 121 and second_delete["seq"] > suspended["seq"]
     assert labels(trace, MANUAL_LABEL) == [("label_set", 120), ("label_removed", 121)]
     assert finished(trace, second_delete["job"])["event"] == "job_completed"
+
+
+@pytest.mark.parametrize(("selectors", "problem"), [
+    ([{"matchLabels": {"env": "dev"}}, {"directory": "x", "matchLabels": {"env": "prod"}}], None),
+    ([{"matchLabels": {"env": "dev"}}, {"matchLabels": {"env": "dev"}}], "duplicate destination selector for the root"),
+    ([{"directory": "x/", "matchLabels": {"a": "b"}}, {"directory": "x", "matchLabels": {"a": "c"}}],
+     "duplicate destination selector for directory 'x'"),
+    ([{"directory": ".", "matchLabels": {"a": "b"}}, {"matchLabels": {"a": "c"}}], "for the root"),
+    ([{"directory": "a/b", "matchLabels": {"a": "b"}}], "must be a single directory"),
+    ([{"matchLabels": {"replicas": 1}}], "label values must be strings"),
+    ([{"matchLabels": {}}], "non-empty matchLabels"),
+])
+def test_destination_selectors_are_judged_as_the_work_writer_cleans_them(selectors: list[Any],
+                                                                           problem: str | None) -> None:
+    """P3 (work-writer, filepath.Clean): no directory is the root ".", "x/" is "x"; each at most once; label
+    values are strings (a map[string]string)."""
+    found = selectors_problem(selectors)
+    assert (found is None) if problem is None else (found is not None and problem in found), found
+
+
+@pytest.mark.parametrize(("control", "asks"), [
+    ({"retryAfter": ""}, False), ({"retryAfter": "", "suspend": True}, True), ({"retryAfter": "30s"}, True),
+    ({"message": "only a message"}, False),
+])
+def test_workflow_control_asks_only_for_a_non_empty_retry_after_or_suspend(control: dict[str, Any],
+                                                                          asks: bool) -> None:
+    """C1/P4 (Kratix: RetryAfter != ""): an empty retryAfter asks for nothing and is no error."""
+    parsed, problem = workflow_control(PodVolumes(input_object={}, metadata={WORKFLOW_CONTROL_FILE: control}))
+    assert problem is None
+    assert (parsed is not None) == asks

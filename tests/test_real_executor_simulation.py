@@ -304,7 +304,7 @@ def test_executor_settings_and_their_errors(tmp_path: Path, capsys: pytest.Captu
     cases = {
         "type: process": ("type: teleport", "unknown type 'teleport'; accepted: modelled, process, container"),
         "timeout: 30s": ("colour: blue", "unknown key 'colour'"),
-        "externalMounts: [/external]": ("externalMounts: [external]", "must be an absolute path"),
+        "externalMounts: [/external]": ("externalMounts: [external]", "give an absolute path outside /kratix"),
     }
     for old, (new, message) in cases.items():
         path = tmp_path / "bad.yaml"

@@ -5,6 +5,7 @@ Each returns an exit code and a reason; a non-zero code fails the step like any 
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 from sim.cluster.api import Cluster
@@ -24,21 +25,27 @@ StepResult = tuple[int, str | None]
 
 
 def selectors_problem(selectors: Any) -> str | None:
-    """P3: a list of ``{directory?, matchLabels}``; non-empty matchLabels; unique, flat directories."""
+    """P3: a list of ``{directory?, matchLabels}``; non-empty matchLabels of string values; flat directories,
+    unique once cleaned as the work-writer does (``filepath.Clean``: none is the root ``.``, ``x/`` is ``x``)."""
     if not isinstance(selectors, list):
         return "destination-selectors.yaml must be a list"
     seen: set[str] = set()
     for entry in selectors:
-        if not isinstance(entry, dict) or not isinstance(entry.get("matchLabels"), dict) \
-                or not entry["matchLabels"]:
+        labels = entry.get("matchLabels") if isinstance(entry, dict) else None
+        if not isinstance(labels, dict) or not labels:
             return "every destination selector needs non-empty matchLabels"
+        if not all(isinstance(value, str) for value in labels.values()):
+            return f"destination selector matchLabels {labels!r}: label values must be strings"
         directory = entry.get("directory")
-        if directory is not None:
-            if not isinstance(directory, str) or "/" in directory.strip("/"):
-                return f"destination selector directory {directory!r} must be a single directory"
-            if directory in seen:
-                return f"duplicate destination selector directory {directory!r}"
-            seen.add(directory)
+        if directory is not None and not isinstance(directory, str):
+            return f"destination selector directory {directory!r} must be a single directory"
+        cleaned = posixpath.normpath(directory or ".").strip("/") or "."
+        if "/" in cleaned or cleaned == "..":
+            return f"destination selector directory {directory!r} must be a single directory"
+        if cleaned in seen:
+            where = "the root (no directory)" if cleaned == "." else f"directory {cleaned!r}"
+            return f"duplicate destination selector for {where}"
+        seen.add(cleaned)
     return None
 
 
@@ -50,7 +57,7 @@ def workflow_control(volumes: PodVolumes) -> tuple[dict[str, Any] | None, str | 
     if not isinstance(control, dict):
         return None, "workflow-control.yaml must be a mapping"
     result: dict[str, Any] = {"message": str(control.get("message", ""))}
-    if control.get("retryAfter") is not None:
+    if control.get("retryAfter") not in (None, ""):  # Kratix asks for a retry only when retryAfter != ""
         try:
             result["retry_after_s"] = parse_go_duration(str(control["retryAfter"]))
         except ValueError as exc:

@@ -76,6 +76,14 @@ class ExecutorError(ValueError):
     """A container this executor cannot run as written (``valueFrom``, no command, ...)."""
 
 
+def outside_volumes(target: str) -> str:
+    """An absolute path in the container outside the pod's volumes (``/kratix``), without a trailing slash;
+    ValueError otherwise."""
+    if not target.startswith("/") or target.rstrip("/") in ("", "/kratix") or target.startswith("/kratix/"):
+        raise ValueError(f"{target!r}: give an absolute path outside /kratix (e.g. /external)")
+    return target.rstrip("/")
+
+
 @dataclass(frozen=True)
 class Mount:
     """A host path mounted into every container (``read_only`` unless said otherwise)."""
@@ -86,7 +94,8 @@ class Mount:
 
     @classmethod
     def parse(cls, spec: str) -> Mount:
-        """``HOST:TARGET`` (read-only), ``HOST:TARGET:ro`` or ``HOST:TARGET:rw``."""
+        """``HOST:TARGET`` (read-only), ``HOST:TARGET:ro`` or ``HOST:TARGET:rw``: HOST must exist, TARGET is an
+        absolute path outside the pod's volumes (``/kratix``)."""
         parts = spec.split(":")
         mode = "ro"
         if len(parts) == 3:
@@ -94,7 +103,14 @@ class Mount:
         if len(parts) != 2 or not parts[0] or not parts[1].startswith("/") or mode not in ("ro", "rw"):
             raise ValueError(f"invalid mount {spec!r}: use HOST:TARGET, HOST:TARGET:ro or HOST:TARGET:rw "
                              "with an absolute TARGET")
-        return cls(Path(parts[0]).resolve(), parts[1], read_only=mode == "ro")
+        try:
+            target = outside_volumes(parts[1])
+        except ValueError as exc:
+            raise ValueError(f"mount {spec!r}: TARGET {exc}") from None
+        host = Path(parts[0]).resolve()
+        if not host.exists():
+            raise ValueError(f"mount {spec!r}: HOST {host} does not exist")
+        return cls(host, target, read_only=mode == "ro")
 
 
 @dataclass(frozen=True)
