@@ -219,21 +219,19 @@ class JsonlSink:
     def __init__(self, handle: IO[str], header: Event) -> None:
         self.handle = handle
         self._lines: list[str] = [encode(header)]
-        self._pending = 1
 
     def __call__(self, event: Event) -> None:
-        self._lines.append(_JOIN(_CHUNKS(event, 0)))
-        self._pending += 1
-        if self._pending == self.BATCH:
+        lines = self._lines
+        lines.append(_JOIN(_CHUNKS(event, 0)))
+        if len(lines) == self.BATCH:
             self.flush()
 
     def flush(self) -> None:
         """Write the lines not yet written."""
-        if self._pending:
+        if self._lines:
             self._lines.append("")
             self.handle.write("\n".join(self._lines))
             self._lines = []
-            self._pending = 0
 
     def __enter__(self) -> JsonlSink:
         return self
