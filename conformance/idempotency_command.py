@@ -34,6 +34,7 @@ from conformance.idempotency.matrix import (
     RunRecord,
 )
 from conformance.rules import RULES_BY_ID
+from sim.cli import refuse_unless
 from sim.errors import EXIT_FAILED, EXIT_OK, InputError, Location
 from sim.executors.base import KRATIX_INPUT_DIR, ExecutorError, ExecutorUnavailable, Mount, outside_volumes
 from sim.executors.container import CONTAINER_NAME_PREFIX, ContainerExecutor
@@ -52,8 +53,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser = sub.add_parser(
         "idempotency", help="run a Promise's pipelines through the idempotency perturbation matrix and lint them",
         description="Run the workflow's real pipelines again and again, each time with one thing changed: re-run "
-                    "with the status fed back (I1), in-place retry of each container (I2), a failure after each "
-                    "container then a full re-run (I3), another clock and randomness (I4), the status lost (I5, "
+                    "with the status fed back (I1), a retry of each container after a failure (I2), a failure after "
+                    "each container then a full re-run (I3), another clock and randomness (I4), the status lost (I5, "
                     "warning), the delete pipeline twice (I6); report the contract problems seen (P1-P6) and "
                     "lint the scripts. Exit 1 on an error finding.")
     parser.add_argument("promise", type=Path, metavar="PROMISE")
@@ -62,10 +63,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--executor", choices=["process", "container"], default="process",
                         help="process: bubblewrap sandbox on the host (clock shifted with libfaketime); container: "
                              "the real OCI images (default: process)")
-    parser.add_argument("--engine", choices=["podman", "docker"], default="podman", help="with --executor container")
+    parser.add_argument("--engine", choices=["podman", "docker"], help="with --executor container (default podman)")
     parser.add_argument("--engine-option", action="append", default=[], metavar="OPT",
                         help="an option for the engine, before its command (repeat; write --engine-option=--x)")
-    parser.add_argument("--container-prefix", default=CONTAINER_NAME_PREFIX, metavar="PREFIX",
+    parser.add_argument("--container-prefix", metavar="PREFIX",
                         help="with --executor container: the start of every container's name, to find (or remove) "
                              f"them (default {CONTAINER_NAME_PREFIX})")
     parser.add_argument("--writable-root", action="store_true",
@@ -135,8 +136,9 @@ def _factory(args: argparse.Namespace, dirs: list[ScriptDir]) -> ExecutorFactory
             process = ProcessExecutor(mounts=[*scripts, *mounts])
             process.check()
             return ProcessFactory(process)
-        engine = ContainerExecutor(binary=args.engine, engine_options=args.engine_option, mounts=mounts,
-                                   name_prefix=args.container_prefix, read_only_root=not args.writable_root)
+        engine = ContainerExecutor(binary=args.engine or "podman", engine_options=args.engine_option, mounts=mounts,
+                                   name_prefix=args.container_prefix or CONTAINER_NAME_PREFIX,
+                                   read_only_root=not args.writable_root)
         engine.check()
         return PlainFactory(engine)
     except (ExecutorUnavailable, ExecutorError) as exc:
@@ -154,6 +156,8 @@ def run_idempotency(args: argparse.Namespace, limits: Limits) -> int:
         raise InputError("--runs must be at least 2 (I1 compares the re-runs with each other)")
     if not 0 < args.timeout < math.inf:  # also refuses nan
         raise InputError("--timeout must be positive and finite (seconds)")
+    refuse_unless(args.executor == "container", args, ["engine", "engine_option", "container_prefix", "writable_root"],
+                  "with --executor container")
     loaded = load_promise(args.promise, limits)
     dirs = _script_dirs(args, loaded)
     lint = [] if args.no_lint else lint_promise(loaded, dirs)

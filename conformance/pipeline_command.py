@@ -29,6 +29,7 @@ from conformance.golden import (
     resolve_target,
     run_case,
 )
+from sim.cli import refuse_unless
 from sim.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, InputError, Location
 from sim.executors.base import ExecutorError, ExecutorUnavailable, Mount, RealExecutor, outside_volumes
 from sim.model.promise import Promise
@@ -36,6 +37,7 @@ from sim.scenario import ExecutorConfig
 from sim.yamlio import Limits
 
 SYMBOL = {"pass": "PASS", "fail": "FAIL", "error": "ERROR"}
+DEFAULT_CLOCK_STEP = "10h"  # Kratix's reconciliation interval
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -62,7 +64,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                            "or the workflow's only configure Pipeline")
     test.add_argument("--rerun", action="store_true",
                       help="re-run each case with the merged status fed back and report differences (I1)")
-    test.add_argument("--rerun-clock-step", default="10h", metavar="DURATION",
+    test.add_argument("--rerun-clock-step", metavar="DURATION",
                       help="with --rerun and the process executor: each re-run sees the clock this much later "
                            "(libfaketime; default 10h, Kratix's reconciliation interval; 0 to use the real clock)")
     test.add_argument("--format", choices=["text", "json"], default="text")
@@ -74,7 +76,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                            "runs (the outside world, e.g. /external); repeatable")
     test.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
                       help="kill a container still running after this many seconds (default 120)")
-    test.add_argument("--engine", default="podman", help="container executor: docker, podman or a path")
+    test.add_argument("--engine", help="container executor: docker, podman (default) or a path")
     test.add_argument("--engine-option", action="append", default=[], metavar="OPTION",
                       help="container executor: an option before the engine's `run` (repeatable)")
     add_limit_options(test)
@@ -94,7 +96,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def executor_config(args: argparse.Namespace) -> ExecutorConfig:
     try:
         return ExecutorConfig(type=args.executor, timeout=args.timeout, mounts=list(args.mount),
-                              engine=args.engine, engineOptions=list(args.engine_option))
+                              engine=args.engine or "podman", engineOptions=list(args.engine_option))
     except ValidationError as exc:
         message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
         raise InputError(f"executor options: {message}") from exc
@@ -116,7 +118,7 @@ def _clock_step(args: argparse.Namespace) -> tuple[float | None, str | None]:
     from sim.executors.process import find_libfaketime
 
     try:
-        step = parse_option_duration(str(args.rerun_clock_step))
+        step = parse_option_duration(args.rerun_clock_step or DEFAULT_CLOCK_STEP)
     except ValueError as exc:
         raise InputError(f"--rerun-clock-step: {exc}") from exc
     if not args.rerun or step == 0:
@@ -195,6 +197,8 @@ def _object_label(obj: dict[str, Any]) -> str:
 def run_pipeline_test(args: argparse.Namespace, limits: Limits) -> int:
     if not 0 < args.timeout < math.inf:  # also refuses nan
         raise InputError("--timeout must be positive and finite (seconds)")
+    refuse_unless(args.executor == "container", args, ["engine", "engine_option"], "with --executor container")
+    refuse_unless(args.rerun, args, ["rerun_clock_step"], "with --rerun")
     try:
         externals = [outside_volumes(target) for target in args.external]
     except ValueError as exc:

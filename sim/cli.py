@@ -98,6 +98,14 @@ def add_limit_options(parser: argparse.ArgumentParser) -> None:
                        help="runs of an experiment: parameter points x replications (default %(default)s)")
 
 
+def refuse_unless(applies: bool, args: argparse.Namespace, options: Sequence[str], needs: str) -> None:
+    """Bad input when one of ``options`` (dests, given unless None, empty or False) was given where it does
+    not apply: an option that would be ignored must not be silently dropped."""
+    given = [f"--{dest.replace('_', '-')}" for dest in options if getattr(args, dest) not in (None, [], False)]
+    if given and not applies:
+        raise InputError(f"{', '.join(given)} only {'applies' if len(given) == 1 else 'apply'} {needs}")
+
+
 def limits_from(args: argparse.Namespace) -> Limits:
     from sim.yamlio import Limits
 

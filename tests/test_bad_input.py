@@ -320,3 +320,25 @@ def test_mounts_and_external_folders_are_checked_before_anything_runs(tmp_path: 
     lines = result.stderr.splitlines()
     assert result.returncode == 2, result.stderr
     assert len(lines) == 1 and message in lines[0], lines
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["pipeline", "test", "examples/idempotent", "--engine", "docker"],
+     "--engine only applies with --executor container"),
+    (["pipeline", "test", "examples/idempotent", "--engine-option=--log-level=debug"],
+     "--engine-option only applies with --executor container"),
+    (["pipeline", "test", "examples/idempotent", "--rerun-clock-step", "5h"],
+     "--rerun-clock-step only applies with --rerun"),
+    (["idempotency", "examples/idempotent/promise.yaml", "--request", "examples/idempotent/resource-request.yaml",
+      "--engine", "docker", "--writable-root"], "--engine, --writable-root only apply with --executor container"),
+    (["idempotency", "examples/idempotent/promise.yaml", "--request", "examples/idempotent/resource-request.yaml",
+      "--executor", "process", "--container-prefix", "mine-"],
+     "--container-prefix only applies with --executor container"),
+])
+def test_an_option_that_would_be_ignored_is_refused(args: list[str], message: str) -> None:
+    """An option meant for another mode (a container engine with the process executor, a re-run's clock
+    without re-runs) is one line of bad input, not silently dropped."""
+    result = _sim(*args)
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and message in lines[0], lines
