@@ -49,21 +49,37 @@ def selectors_problem(selectors: Any) -> str | None:
     return None
 
 
+CONTROL_FIELDS = {"suspend": bool, "message": str, "retryAfter": str}  # Kratix's WorkflowControl struct
+
+
 def workflow_control(volumes: PodVolumes) -> tuple[dict[str, Any] | None, str | None]:
-    """C1/P4: the parsed workflow-control.yaml (retryAfter wins over suspend), or a problem."""
+    """C1/P4: the parsed workflow-control.yaml (retryAfter wins over suspend), or a problem.
+
+    Read as Kratix unmarshals it into ``{Suspend bool, Message string, RetryAfter string}``: keys match the
+    field names case-insensitively (the last such key wins), unknown keys are ignored, null is the zero
+    value, and any other type (``suspend: "true"``, ``retryAfter: 30``) is an error."""
     control = volumes.metadata.get(WORKFLOW_CONTROL_FILE)
     if control is None:
         return None, None
     if not isinstance(control, dict):
         return None, "workflow-control.yaml must be a mapping"
-    result: dict[str, Any] = {"message": str(control.get("message", ""))}
-    if control.get("retryAfter") not in (None, ""):  # Kratix asks for a retry only when retryAfter != ""
+    fields: dict[str, Any] = {}
+    for key, value in control.items():
+        name = next((f for f in CONTROL_FIELDS if isinstance(key, str) and key.lower() == f.lower()), None)
+        if name is None or value is None:
+            continue
+        if not isinstance(value, CONTROL_FIELDS[name]):
+            kind = "a boolean" if CONTROL_FIELDS[name] is bool else "a string"
+            return None, f"workflow-control.yaml {key}: {value!r} must be {kind}"
+        fields[name] = value
+    result: dict[str, Any] = {"message": fields.get("message", "")}
+    if fields.get("retryAfter"):  # Kratix asks for a retry only when retryAfter != ""
         try:
-            result["retry_after_s"] = parse_go_duration(str(control["retryAfter"]))
+            result["retry_after_s"] = parse_go_duration(fields["retryAfter"])
         except ValueError as exc:
             return None, f"workflow-control.yaml retryAfter: {exc}"
         return result, None
-    if control.get("suspend") is True:
+    if fields.get("suspend"):
         result["suspend"] = True
         return result, None
     return None, None
