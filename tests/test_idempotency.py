@@ -464,3 +464,38 @@ def test_external_state_is_compared_too(tmp_path: Path, process_ready: None) -> 
     assert [(f.file, f.path, f.before, f.after) for f in i1] == [("/outside/log.yaml", "[2]", ABSENT, "sent")]
     i2 = [f for f in result.findings if f.rule == "I2"]  # a retry sends it twice
     assert [(f.container, f.file, f.path) for f in i2] == [("notify", "/outside/log.yaml", "[1]")]
+
+
+@pytest.mark.parametrize(("retry", "i2", "check"), [
+    ("jobOptions: {backoffLimit: 0}", [], "not retried, a first failure fails the Job (J1), so nothing to check for "
+                                          "notify (restartPolicy OnFailure, backoffLimit 0)"),
+    ("jobOptions: {backoffLimit: 1}", [], "(restartPolicy OnFailure, backoffLimit 1)"),
+    ("{restartPolicy: Never, jobOptions: {backoffLimit: 1}}", [("notify", "/outside/log.yaml", "[1]")],
+     "1 container(s) retried once after a failure: 1 difference(s)"),
+])
+def test_i2_follows_the_pipelines_retry_settings(tmp_path: Path, process_ready: None, retry: str,
+                                                 i2: list[tuple[str, str, str]], check: str) -> None:
+    """I2 checks a retry only where Kratix's Job makes one after a first failure (J1/J3): none under OnFailure
+    with backoffLimit 0 or 1 (the Job fails), a fresh pod under Never with backoffLimit 1."""
+    spec = retry if retry.startswith("{") else "{" + retry + "}"
+    promise_path = _promise(tmp_path, f"""\
+    resource:
+      configure:
+        - apiVersion: platform.kratix.io/v1alpha1
+          kind: Pipeline
+          metadata: {{name: notify}}
+          spec: {{containers: [{{name: notify, image: busybox,
+                  command: [sh, -c, 'echo "- sent" >> /outside/log.yaml']}}], {spec[1:-1]}}}
+""")
+    loaded = load_promise(promise_path)
+    request = {"apiVersion": "example.io/v1", "kind": "Demo", "metadata": {"name": "one"}, "spec": {}}
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    result = Matrix(loaded.promise, "resource", request, ProcessFactory(ProcessExecutor()), externals=["/outside"],
+                    workdir=workdir).run()
+    found = [(f.container, f.file, f.path) for f in result.findings if f.rule == "I2"]
+    assert found == i2
+    assert check in result.checks["I2"]
+    if i2:
+        message = next(f.message for f in result.findings if f.rule == "I2")
+        assert "a fresh pod ran the Pipeline again from the reader" in message

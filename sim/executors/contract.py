@@ -634,6 +634,19 @@ class _Job:
         return True
 
 
+def job_retry(pipeline: Pipeline) -> tuple[RestartPolicy, int]:
+    """The restart policy and backoffLimit of the Pipeline's Job (J1: ``OnFailure`` and 6 unless it sets them)."""
+    limit = pipeline.spec.jobOptions.backoffLimit
+    return pipeline.spec.restartPolicy or "OnFailure", DEFAULT_BACKOFF_LIMIT if limit is None else limit
+
+
+def retries_first_failure(policy: RestartPolicy, limit: int) -> bool:
+    """J1/J3: whether a container's first failure is retried rather than failing the Job: in place under
+    ``OnFailure`` when backoffLimit >= 2 (the restart that reaches the limit is not run), in a fresh pod under
+    ``Never`` when backoffLimit >= 1."""
+    return limit >= (2 if policy == "OnFailure" else 1)
+
+
 def run_pipeline(
     promise: Promise,
     pipeline: Pipeline,
@@ -664,9 +677,9 @@ def run_pipeline(
     Raises ExecutorUnavailable (the executor cannot run here) and ExecutorError (a container it cannot run,
     e.g. ``valueFrom``) before anything runs; CleanupError if a temporary directory could not be removed.
     """
-    policy: RestartPolicy = restart_policy or pipeline.spec.restartPolicy or "OnFailure"
-    limit = backoff_limit if backoff_limit is not None else pipeline.spec.jobOptions.backoffLimit
-    limit = DEFAULT_BACKOFF_LIMIT if limit is None else limit
+    default_policy, default_limit = job_retry(pipeline)
+    policy: RestartPolicy = restart_policy or default_policy
+    limit = backoff_limit if backoff_limit is not None else default_limit
     if limit < 0:
         raise ValueError("backoff_limit must be >= 0")
     if timeout_s <= 0:
