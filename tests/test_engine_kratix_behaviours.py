@@ -691,3 +691,45 @@ def test_workflow_control_asks_only_for_a_non_empty_retry_after_or_suspend(contr
     parsed, problem = workflow_control(PodVolumes(input_object={}, metadata={WORKFLOW_CONTROL_FILE: control}))
     assert problem is None
     assert (parsed is not None) == asks
+
+
+@pytest.mark.parametrize(("control", "expected", "problem"), [
+    ({"suspend": "true"}, None, "suspend: 'true' must be a boolean"),
+    ({"suspend": 1}, None, "must be a boolean"),
+    ({"retryAfter": 30}, None, "retryAfter: 30 must be a string"),
+    ({"message": 5, "suspend": True}, None, "message: 5 must be a string"),
+    ({"Suspend": True, "Message": "m"}, {"message": "m", "suspend": True}, None),
+    ({"retryafter": "1m"}, {"message": "", "retry_after_s": 60.0}, None),
+    ({"suspend": None, "message": None, "maxAttempts": "x"}, None, None),
+    ({"suspend": False}, None, None),
+])
+def test_workflow_control_is_read_as_kratix_unmarshals_it(control: dict[str, Any], expected: dict[str, Any] | None,
+                                                          problem: str | None) -> None:
+    """C1/P4: workflow-control.yaml is unmarshalled into Kratix's {Suspend bool, Message string, RetryAfter
+    string}: a value of another type fails the pipeline, keys match the fields case-insensitively, null is the
+    zero value and unknown keys are ignored."""
+    parsed, found = workflow_control(PodVolumes(input_object={}, metadata={WORKFLOW_CONTROL_FILE: control}))
+    assert parsed == expected
+    assert (found is None) if problem is None else (found is not None and problem in found), found
+
+
+@pytest.mark.parametrize(("profile", "waits"), [(None, True), ("kratix-2025", False)])
+def test_a_resource_waits_for_a_promise_updates_workflow_only_where_the_profile_gates(profile: str | None,
+                                                                                     waits: bool) -> None:
+    """W12/W13: a resource manually reconciled while its Promise's configure workflow re-runs after an update
+    waits for that workflow (kratix-2026.08: the Promise is saved Available=False, Kratix PR #773); in
+    kratix-2025 only the first install gates it, so its Job starts at once."""
+    doc = promise(configure=("pipe-a",), promise_configure=("promise-pipe",))
+    trace = simulate(doc, behaviour={key("promise-pipe", workflow="promise"): {"duration": 30}},
+                     faults=[{"kind": "update-promise", "at": 200, "target": "promise",
+                              "spec": {"destinationSelectors": [{"matchLabels": {"env": "prod"}}]}},
+                             {"kind": "manual-reconcile", "at": 210, "target": R1}],
+                     kratix={"profile": profile} if profile else None, duration=1000)
+    promise_done = finished(trace, jobs(trace, PROMISE_KEY)[1]["job"])
+    assert promise_done["t"] == 234
+    rerun = jobs(trace)[1]
+    if waits:
+        assert (rerun["t"], rerun["seq"] > promise_done["seq"]) == (234, True)
+        assert [e["reason"] for e in reconciles(trace) if e["t"] == 210] == ["waiting-for-promise"]
+    else:
+        assert rerun["t"] == 210

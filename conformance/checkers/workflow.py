@@ -166,15 +166,17 @@ def _deleting_by(ctx: CheckContext, obj: str, t: float) -> bool:
 
 def _gate_closed(ctx: CheckContext, obj: str, t_from: float, t_to: float) -> bool:
     """W13: may the resource's Promise gate have been closed during (t_from, t_to)? It closes at a Promise spec
-    change until a Promise configure run started after it completes, and at every controller start until the
-    Promise's reconcile finds its workflow complete. A gated resource's reconcile stops before its workflow."""
+    change until a Promise configure run started after it completes (unless the profile's
+    ``promise_update_gates_resources`` is off), and at every controller start until the Promise's reconcile
+    finds its workflow complete. A gated resource's reconcile stops before its workflow."""
     promise = ctx.promise_key(obj)
     if _is_promise(obj) or promise is None:
         return False
     has_configure = _promise_has_configure(ctx, promise)
     windows: list[tuple[float, float]] = []
+    updates_gate = ctx.profile is None or ctx.profile.promise_update_gates_resources
     for update in ctx.by_object.get(promise, []):
-        if update["event"] != "spec_updated":
+        if update["event"] != "spec_updated" or not updates_gate:
             continue
         reopen: float | None = _t(update)
         if has_configure is not False:
@@ -1130,9 +1132,10 @@ def promise_update_fans_out(ctx: CheckContext) -> Verdict:
     workflow first: a Promise configure Job for pipeline 0 is created within the controller latency (after its
     running Job, if any, ended: W7), and after a spec change no resource configure Job is created until a
     Promise Job created after the change has set ConfigureWorkflowCompleted=True (the label does not close the
-    gate). From that completion (at once for a Promise without configure pipelines) every resource of the
-    Promise re-runs from pipeline 0 (fan-out label run-from-start; kratix-2025: manual): a configure Job for
-    pipeline 0 within the controller latency of the completion, or of the end of its running Job (waited for,
+    gate; nor does a spec change in a profile whose ``promise_update_gates_resources`` is off: kratix-2025).
+    From that completion (at once for a Promise without configure pipelines) every resource of the Promise
+    re-runs from pipeline 0 (fan-out label run-from-start; kratix-2025: manual): a configure Job for pipeline 0
+    within the controller latency of the completion, or of the end of its running Job (waited for,
     not suspended: W7). The two "within" parts are liveness, judged when the controller stays up, nothing
     pauses, deletes or updates again, and the trace goes that far."""
     found = _Found(ctx, "W12")
@@ -1185,7 +1188,7 @@ def promise_update_fans_out(ctx: CheckContext) -> Verdict:
                 continue
             completion = None if new_job is None else _first(promise_events, new_job.created["seq"], "condition_set",
                                                               type=COMPLETED, status="True")
-            if update["event"] == "spec_updated":
+            if update["event"] == "spec_updated" and ctx.profile.promise_update_gates_resources:
                 limit = completion["seq"] if completion is not None else 2**62
                 early = next((j for j in resource_jobs if u < j.created["seq"] < limit), None)
                 if early is not None:
@@ -1226,7 +1229,8 @@ def promise_gates_resources(ctx: CheckContext) -> Verdict:
     condition has been True since that start (a workflow mid-flight or failed at the start must complete
     first); and none before the Promise's first reconcile after the start that finds its workflow complete (a
     `reconcile` with reason `done`; judged when the trace has the Promise's reconciles). Later re-runs of the
-    Promise's workflow (interval, manual) do not close the gate; a Promise spec change does (W12)."""
+    Promise's workflow (interval, manual) do not close the gate; a Promise spec change does (W12; not in
+    kratix-2025)."""
     found = _Found(ctx, "W13")
     resource_jobs = sorted((j for obj, jobs in ctx.jobs_by_object.items() if not _is_promise(obj)
                             for j in jobs if j.action == "configure"), key=lambda j: j.created["seq"])

@@ -149,9 +149,11 @@ class Controller:
         gate_open = True
         resource_running = False
         remaining = 0
-        if obj.kind == "resource":
-            gate_open = (promise_obj is not None and promise_obj.observed_generation == promise_obj.generation
-                         and obj.promise_name not in self.gated)  # W13
+        if obj.kind == "resource":  # W13; W12: also while a Promise update's workflow re-runs, if the profile says
+            gate_open = (promise_obj is not None and obj.promise_name not in self.gated
+                         and (promise_obj.observed_generation == promise_obj.generation
+                              if sim.profile.promise_update_gates_resources
+                              else promise_obj.observed_generation is not None))
         elif obj.deleting:
             resources = sim.resources_of(obj.promise_name)
             remaining = len(resources)
