@@ -567,6 +567,22 @@ def test_clock_offset_shifts_the_time_scripts_see(sandbox: ProcessExecutor, work
         ProcessExecutor(rootfs=workdir, clock_offset_s=1)
 
 
+def test_the_clock_offset_leaves_the_environment_unchanged(sandbox: ProcessExecutor, workdir: Path) -> None:
+    """The offset goes to libfaketime through /etc/faketimerc, not FAKETIME: a script dumping its environment
+    writes the same file under any clock (no false I1/I4 difference), while `date` still moves."""
+    if find_libfaketime() is None:
+        skip_or_fail("libfaketime is not installed (apt-get install faketime)")
+    dump = [_sh("dump", "env | sort > /kratix/output/env; date -u +%Y > /kratix/output/year")]
+    runs = [_run(ProcessExecutor(mounts=sandbox.mounts, clock_offset_s=offset), workdir, dump)
+            for offset in (0.0, 400 * 86400, 800 * 86400 + 0.25)]
+    works = [run.work for run in runs]
+    assert all(work is not None for work in works)
+    envs = {work.files["env"] for work in works if work is not None}
+    assert len(envs) == 1 and "FAKETIME=" not in envs.pop()
+    years = [int(work.files["year"]) for work in works if work is not None]
+    assert years[1] - years[0] in (1, 2) and years[2] - years[0] in (2, 3)
+
+
 def test_a_missing_bwrap_is_a_clear_error(workdir: Path) -> None:
     executor = ProcessExecutor(bwrap="kratix-sim-no-such-bwrap")
     with pytest.raises(ExecutorUnavailable, match="bubblewrap"):

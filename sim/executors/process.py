@@ -30,8 +30,9 @@ needs an entry in ``entrypoints`` (image -> command, e.g. ``{"ghcr.io/org/step:v
 either it is an ExecutorError. The ``image`` is otherwise ignored.
 
 ``clock_offset_s`` shifts the wall clock every process sees by that many seconds through libfaketime
-(Debian package ``faketime``; ``LD_PRELOAD``, monotonic clocks untouched): a way to expose output that
-depends on the time of day (rule I4). It needs dynamically linked tools, so only the host root.
+(Debian package ``faketime``; ``LD_PRELOAD``, monotonic clocks untouched, the offset in ``/etc/faketimerc`` so
+the environment does not change with it): a way to expose output that depends on the time of day (rule I4).
+It needs dynamically linked tools, so only the host root.
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ FAKETIME_LIBRARIES = (
     "/usr/lib/faketime/libfaketime.so.1",
     "/usr/lib64/faketime/libfaketime.so.1",
 )
+
+
+FAKETIMERC = "/etc/faketimerc"  # read by libfaketime when FAKETIME, FAKETIME_TIMESTAMP_FILE, ~/.faketimerc are absent
 
 
 def find_libfaketime() -> str | None:
@@ -131,8 +135,16 @@ class ProcessExecutor:
         library = find_libfaketime()
         if library is None:
             raise ExecutorUnavailable("clock_offset_s needs libfaketime (Debian/Ubuntu: apt-get install faketime)")
-        return [("LD_PRELOAD", library), ("FAKETIME", f"{self.clock_offset_s:+.3f}"),
-                ("FAKETIME_DONT_FAKE_MONOTONIC", "1")]
+        return [("LD_PRELOAD", library), ("FAKETIME_DONT_FAKE_MONOTONIC", "1")]
+
+    def _faketime_args(self, scratch: Path) -> list[str]:
+        """The offset as libfaketime's system-wide ``/etc/faketimerc``, not ``FAKETIME``: the environment a
+        script sees is then the same whatever the clock (an ``env`` dump is no false I1 or I4 difference)."""
+        if self.clock_offset_s is None:
+            return []
+        rc = scratch / "faketimerc"
+        rc.write_text(f"{self.clock_offset_s:+.3f}\n", encoding="utf-8")
+        return ["--ro-bind", str(rc), FAKETIMERC]
 
     def check(self) -> None:
         """Run an empty sandbox once; ExecutorUnavailable says why it cannot run here."""
@@ -217,7 +229,8 @@ class ProcessExecutor:
                 "--bind", str(dirs.metadata), KRATIX_METADATA_DIR]
         for mount in (*self.mounts, *invocation.mounts):
             argv += ["--ro-bind" if mount.read_only else "--bind", str(mount.host), mount.target]
-        argv += [*self._seal_args(), "--chdir", invocation.working_dir or "/", "--clearenv"]
+        argv += [*self._faketime_args(dirs.scratch), *self._seal_args(), "--chdir", invocation.working_dir or "/",
+                 "--clearenv"]
         env = [("PATH", DEFAULT_PATH), ("HOME", "/root"), ("HOSTNAME", invocation.pod_name[:63]),
                *invocation.env, *self._faketime_env()]
         for key, value in env:
