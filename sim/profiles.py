@@ -44,9 +44,10 @@ class Profile:
     fanout_label: Literal["run-from-start", "manual"] = "run-from-start"  # W12
     restart_policy_override: Literal["OnFailure", "Never"] | None = None
     restart_reruns_configure: bool = False  # seed-doc: a controller restart re-runs every resource
-    # W12/W13: resources wait while a Promise update's configure workflow re-runs (the Promise is saved
-    # Available=False first; Kratix PR #773, 2026-04). kratix-2025: they wait only for the first install.
-    promise_update_gates_resources: bool = True
+    # W13: a Promise is saved Unavailable while any run of its configure workflow is in flight or has failed
+    # (install, update, interval, manual), and resource workflows wait while it is (Kratix PR #773, 2026-04).
+    # kratix-2025: they wait only for the first install and after a controller restart.
+    promise_unavailable_gates_resources: bool = True
     default_restart_policy: Literal["OnFailure", "Never"] = "OnFailure"
     default_backoff_limit: int = 6  # J1: Kubernetes' default
     default_interval_s: float = 36000.0  # W9 DefaultReconciliationInterval = 10h
@@ -68,7 +69,7 @@ PROFILES: dict[str, Profile] = {
         workflow_control=False,
         fanout_label="manual",
         restart_policy_override="OnFailure",
-        promise_update_gates_resources=False,
+        promise_unavailable_gates_resources=False,
     ),
     "seed-doc": Profile(
         name="seed-doc",

@@ -916,6 +916,44 @@ def test_w13_resource_after_a_restart_before_the_promise_reconcile_fails() -> No
     assert_fails(check("W13", b.context(PROMISE_PIPES)), bad)
 
 
+@pytest.mark.parametrize(("profile", "gated"), [("kratix-2026.08", True), ("kratix-2025", False)])
+def test_w13_resource_during_a_later_promise_run(profile: str, gated: bool) -> None:
+    """A resource Job created while a manual re-run of the Promise's workflow is in flight: a violation where
+    an Unavailable Promise gates its resources (kratix-2026.08), allowed in kratix-2025; after the Promise's
+    `done` reconcile it is allowed in both."""
+    b = TraceBuilder(profile=profile)
+    promise_installed(b)
+    b.at(2000).event("label_set", object=P, label=MANUAL, value="true")
+    b.event("label_removed", object=P, label=MANUAL)
+    in_progress(b, P)
+    job_created(b, "install-2", "install", 0, obj=P, hash_="ph1")
+    b.after(30).event("label_set", object=R, label=MANUAL, value="true")
+    b.event("label_removed", object=R, label=MANUAL)
+    in_progress(b)
+    early = job_created(b, "a-2", "a", 0)
+    verdict = check("W13", b.context(PROMISE_PIPES))
+    if gated:
+        assert_fails(verdict, early)
+        assert "created while the Promise was Unavailable" in verdict.message
+    else:
+        assert_passes(verdict)
+    after = TraceBuilder(profile=profile)
+    promise_installed(after)
+    after.at(2000).event("label_set", object=P, label=MANUAL, value="true")
+    after.event("label_removed", object=P, label=MANUAL)
+    in_progress(after, P)
+    job_created(after, "install-2", "install", 0, obj=P, hash_="ph1")
+    pod(after, "install-2", obj=P, status=[completed_true(P)])
+    after.after(1)
+    job_ended(after, "install-2", "install", 0, obj=P, hash_="ph1")
+    after.event("reconcile", object=P, workflow="promise", reason="done")
+    after.event("label_set", object=R, label=MANUAL, value="true")
+    after.event("label_removed", object=R, label=MANUAL)
+    in_progress(after)
+    job_created(after, "a-2", "a", 0)
+    assert_passes(check("W13", after.context(PROMISE_PIPES)))
+
+
 def test_w13_unknown_when_the_promise_pipelines_are_unknown() -> None:
     b = TraceBuilder()
     begin(b)

@@ -140,8 +140,9 @@ def _slow_inputs(tmp_path: Path, sleep: str) -> Path:
 
 
 def _idempotency(inputs: Path, executor: str) -> list[str]:
+    prefix = ["--container-prefix", PREFIX] if executor == "container" else []
     return ["idempotency", str(inputs / "slow-promise.yaml"), "--request", str(inputs / "slow-request.yaml"),
-            "--executor", executor, "--container-prefix", PREFIX, "--timeout", "60"]
+            "--executor", executor, *prefix, "--timeout", "60"]
 
 
 def _cases(tmp_path: Path, sleep: str) -> dict[str, Case]:

@@ -870,6 +870,25 @@ def check_promise_configure_gates_resources(run: Run) -> None:
         assert run.cond(obj, CONFIGURE_COMPLETED) == ("True", "PipelinesExecutedSuccessfully")
 
 
+def check_promise_reruns_gate_resources(run: Run) -> None:
+    promise, team_a, team_b = "promise/monitoring", "default/team-a", "default/team-b"
+    runs = run.jobs(promise)
+    assert [e["t"] for e in runs] == [0, 7200, 72184]  # install, manual at 2h, interval at 20h3m4s
+    statuses = [(e["t"], e["fields"]["status"]) for e in run.of("status_updated", promise) if "status" in e["fields"]]
+    assert statuses == [(0, "Unavailable"), (184, "Available"), (7200, "Unavailable"), (7384, "Available"),
+                        (72184, "Unavailable"), (72368, "Available")]
+    # W13: team-a, manually reconciled at 2h30s, waits for the Promise's manual run, then starts at once
+    assert (7230, "waiting-for-promise") in run.reasons(team_a)
+    manual = run.jobs(team_a)[1]
+    assert manual["t"] == 7384 and manual["seq"] > run.end_of(runs[1]["job"])["seq"]
+    # ... and both resources' interval runs wait for the Promise's interval run
+    for obj in (team_a, team_b):
+        interval = run.jobs(obj)[-1]
+        assert 72368 <= interval["t"] < 72370
+        assert any(72184 < t < 72368 and r == "waiting-for-promise" for t, r in run.reasons(obj)), obj
+    assert run.cond(team_b, CONFIGURE_COMPLETED) == ("True", "PipelinesExecutedSuccessfully")
+
+
 def check_two_resources_run_in_parallel(run: Run) -> None:
     objs = ["default/storefront", "default/admin-portal"]
     created = run.of("job_created")
@@ -986,6 +1005,7 @@ CHECKS: dict[str, Callable[[Run], None]] = {
     "job-retention": check_job_retention,
     "status-merge": check_status_merge,
     "promise-configure-gates-resources": check_promise_configure_gates_resources,
+    "promise-reruns-gate-resources": check_promise_reruns_gate_resources,
     "two-resources-run-in-parallel": check_two_resources_run_in_parallel,
     "delete-removes-finalizers-in-order": check_delete_removes_finalizers_in_order,
     "delete-runs-only-first-pipeline": check_delete_runs_only_first_pipeline,

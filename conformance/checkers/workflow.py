@@ -164,19 +164,50 @@ def _deleting_by(ctx: CheckContext, obj: str, t: float) -> bool:
     return any(e["event"] == "delete_requested" and _t(e) <= t for e in ctx.by_object.get(obj, []))
 
 
+def _unavailable_gates(ctx: CheckContext) -> bool:
+    """W13: does the trace's profile keep resources waiting while their Promise is Unavailable (unknown: yes)?"""
+    return ctx.profile is None or ctx.profile.promise_unavailable_gates_resources
+
+
+def _unavailable_windows(ctx: CheckContext, promise: str) -> list[tuple[Event, Event | None]]:
+    """W13: when the Promise is Unavailable: from each of its configure Job creations (every Job of a run saves
+    the Promise Unavailable) to its first reconcile with reason ``done`` after it (the one that saves it
+    Available), or, in a trace without the Promise's reconciles, its next ConfigureWorkflowCompleted=True;
+    None when the window never closes (a failed or unfinished run)."""
+    events = ctx.by_object.get(promise, [])
+    reconciles = any(e["event"] == "reconcile" for e in events)
+    windows: list[tuple[Event, Event | None]] = []
+    for job in ctx.configure_jobs(promise):
+        seq = job.created["seq"]
+        reopen = (next((e for e in events if e["seq"] > seq and e["event"] == "reconcile"
+                        and e.get("reason") == "done"), None) if reconciles
+                  else _first(events, seq, "condition_set", type=COMPLETED, status="True"))
+        windows.append((job.created, reopen))
+    return windows
+
+
 def _gate_closed(ctx: CheckContext, obj: str, t_from: float, t_to: float) -> bool:
-    """W13: may the resource's Promise gate have been closed during (t_from, t_to)? It closes at a Promise spec
-    change until a Promise configure run started after it completes (unless the profile's
-    ``promise_update_gates_resources`` is off), and at every controller start until the Promise's reconcile
-    finds its workflow complete. A gated resource's reconcile stops before its workflow."""
+    """W13: may the resource's Promise gate have been closed during (t_from, t_to)?"""
+    return any(closed < t_to and opened > t_from for closed, opened in _gate_windows(ctx, obj))
+
+
+def _gate_windows(ctx: CheckContext, obj: str) -> list[tuple[float, float]]:
+    """W13: the (closed, reopened) times of the resource's Promise gate (inf: never reopened). It closes at every
+    controller start until the Promise's reconcile finds its workflow complete, and, where the profile keeps
+    resources waiting for an Unavailable Promise, while any run of the Promise's configure workflow is in flight
+    or has failed, and from a Promise spec change until a configure run started after it completes. A gated
+    resource's reconcile stops before its workflow."""
     promise = ctx.promise_key(obj)
     if _is_promise(obj) or promise is None:
-        return False
+        return []
     has_configure = _promise_has_configure(ctx, promise)
     windows: list[tuple[float, float]] = []
-    updates_gate = ctx.profile is None or ctx.profile.promise_update_gates_resources
+    unavailable = _unavailable_gates(ctx)
+    if unavailable:
+        windows += [(_t(closed), math.inf if opened is None else _t(opened))
+                    for closed, opened in _unavailable_windows(ctx, promise)]
     for update in ctx.by_object.get(promise, []):
-        if update["event"] != "spec_updated" or not updates_gate:
+        if update["event"] != "spec_updated" or not unavailable:
             continue
         reopen: float | None = _t(update)
         if has_configure is not False:
@@ -190,7 +221,7 @@ def _gate_closed(ctx: CheckContext, obj: str, t_from: float, t_to: float) -> boo
         if start["event"] == "controller_started":
             reopen = _gate_open_after(ctx, obj, start)
             windows.append((_t(start), math.inf if reopen is None else reopen))
-    return any(closed < t_to and opened > t_from for closed, opened in windows)
+    return windows
 
 
 def _gate_open_after(ctx: CheckContext, obj: str, start: Event) -> float | None:
@@ -910,7 +941,20 @@ def _interval_deadline_check(ctx: CheckContext, obj: str, start: Event, interval
         return None
     promise = ctx.promise_key(obj)
     base = math.floor(_t(start))
-    deadline = base + 2 * interval
+    windows = sorted(_gate_windows(ctx, obj))
+
+    def past_gate(due: float, deadline: float) -> float | None:
+        """W13: a run due from ``due`` while the Promise gate is closed starts when it reopens (None: never)."""
+        for closed, opened in windows:
+            if closed < deadline + slack and opened > due:
+                if opened == math.inf:
+                    return None
+                deadline = max(deadline, opened)
+        return deadline
+
+    deadline = past_gate(base + interval, base + 2 * interval)
+    if deadline is None:
+        return None
     up = ctx.controller_up_at(start["seq"])
     for event in ctx.after(start):
         if up and _t(event) > deadline + slack:
@@ -935,7 +979,9 @@ def _interval_deadline_check(ctx: CheckContext, obj: str, start: Event, interval
             gate = _gate_open_after(ctx, obj, event)  # W13: a resource waits for its Promise after a start
             if gate is None:
                 return None
-            deadline = gate if gate - base > interval else gate + interval
+            deadline = past_gate(_t(event), gate if gate - base > interval else gate + interval)
+            if deadline is None:
+                return None
     return None
 
 
@@ -949,7 +995,7 @@ def cadence(ctx: CheckContext) -> Verdict:
     lastTransition + 2 x interval (an older pending requeue may fire before the run is due and push it one more
     interval: the delaying queue keeps the earliest time), or after a controller restart at s by s + interval
     (s itself when already due), plus the controller latency, when the controller is up then and the trace
-    goes that far."""
+    goes that far; a run due while the resource's Promise gate is closed (W13) is owed only once it reopens."""
     found = _Found(ctx, "W9")
     profile = ctx.profile
     if profile is None:
@@ -1132,7 +1178,7 @@ def promise_update_fans_out(ctx: CheckContext) -> Verdict:
     workflow first: a Promise configure Job for pipeline 0 is created within the controller latency (after its
     running Job, if any, ended: W7), and after a spec change no resource configure Job is created until a
     Promise Job created after the change has set ConfigureWorkflowCompleted=True (the label does not close the
-    gate; nor does a spec change in a profile whose ``promise_update_gates_resources`` is off: kratix-2025).
+    gate; nor does a spec change in a profile whose ``promise_unavailable_gates_resources`` is off: kratix-2025).
     From that completion (at once for a Promise without configure pipelines) every resource of the Promise
     re-runs from pipeline 0 (fan-out label run-from-start; kratix-2025: manual): a configure Job for pipeline 0
     within the controller latency of the completion, or of the end of its running Job (waited for,
@@ -1188,7 +1234,7 @@ def promise_update_fans_out(ctx: CheckContext) -> Verdict:
                 continue
             completion = None if new_job is None else _first(promise_events, new_job.created["seq"], "condition_set",
                                                               type=COMPLETED, status="True")
-            if update["event"] == "spec_updated" and ctx.profile.promise_update_gates_resources:
+            if update["event"] == "spec_updated" and ctx.profile.promise_unavailable_gates_resources:
                 limit = completion["seq"] if completion is not None else 2**62
                 early = next((j for j in resource_jobs if u < j.created["seq"] < limit), None)
                 if early is not None:
@@ -1228,15 +1274,18 @@ def promise_gates_resources(ctx: CheckContext) -> Verdict:
     Promise's first ConfigureWorkflowCompleted=True, nor, after a controller start, before the Promise's
     condition has been True since that start (a workflow mid-flight or failed at the start must complete
     first); and none before the Promise's first reconcile after the start that finds its workflow complete (a
-    `reconcile` with reason `done`; judged when the trace has the Promise's reconciles). Later re-runs of the
-    Promise's workflow (interval, manual) do not close the gate; a Promise spec change does (W12; not in
-    kratix-2025)."""
+    `reconcile` with reason `done`; judged when the trace has the Promise's reconciles). Where the profile keeps
+    resources waiting for an Unavailable Promise (kratix-2026.08, Kratix PR #773; not kratix-2025), also none
+    while any later run of the Promise's configure workflow (update, interval, manual) is in flight or has
+    failed: from the creation of one of its Jobs to the Promise's next reconcile with reason `done` (its next
+    ConfigureWorkflowCompleted=True in a trace without its reconciles). A spec change also closes it (W12)."""
     found = _Found(ctx, "W13")
     resource_jobs = sorted((j for obj, jobs in ctx.jobs_by_object.items() if not _is_promise(obj)
                             for j in jobs if j.action == "configure"), key=lambda j: j.created["seq"])
     if not resource_jobs:
         return found.verdict(Verdict("W13", "pass", "not exercised (no resource configure Job)"))
     starts = [e for e in ctx.controller_events if e["event"] == "controller_started"]
+    unavailable: dict[str, list[tuple[Event, Event | None]]] = {}
     for job in resource_jobs:
         promise = ctx.promise_key(job.object)
         if promise is None:
@@ -1266,6 +1315,16 @@ def promise_gates_resources(ctx: CheckContext) -> Verdict:
             found.add(job.created, f"{job.object}: Job {job.name} created after the controller start at "
                       f"{_t(last_start):g} s before the Promise's reconcile found its workflow complete")
             continue
+        if not _unavailable_gates(ctx):
+            continue
+        if promise not in unavailable:
+            unavailable[promise] = _unavailable_windows(ctx, promise)
+        closed = next((c for c, opened in unavailable[promise]
+                       if c["seq"] < seq and (opened is None or opened["seq"] > seq)), None)
+        if closed is not None:
+            found.add(job.created, f"{job.object}: Job {job.name} created while the Promise was Unavailable: the "
+                      f"run of its configure workflow whose Job {closed.get('job')} was created at "
+                      f"{_t(closed):g} s had not completed")
     return found.verdict(Verdict("W13", "pass"))
 
 

@@ -316,7 +316,20 @@ class RestartResumesFromZero(MutantSimulation):
 
 
 # -- W12 ------------------------------------------------------------------------------------------------
-class _EarlyFanOutController(Controller):
+class _InstallOnlyGateController(Controller):
+    def observe(self, obj: KObject) -> d.Observation:
+        obs = super().observe(obj)
+        if obj.kind == "resource":  # the kratix-2025 gate: first install and restarts only
+            promise = self.sim.promise_object(obj.promise_name)
+            gate_open = (promise is not None and promise.observed_generation is not None
+                         and obj.promise_name not in self.gated)
+            return replace(obs, gate_open=gate_open)
+        return obs
+
+
+class _EarlyFanOutController(_InstallOnlyGateController):
+    """Fans out when the Promise's run starts; resources wait only for the first install (not for the update)."""
+
     def decide(self, obs: d.Observation) -> d.Decision:
         decision = super().decide(obs)
         obj = obs.obj
@@ -325,15 +338,6 @@ class _EarlyFanOutController(Controller):
         if obs.workflow == "promise" and updated and creates_job(decision):
             return replace(decision, actions=(*decision.actions, d.FanOut()))
         return decision
-
-    def observe(self, obj: KObject) -> d.Observation:
-        obs = super().observe(obj)
-        if obj.kind == "resource":  # resources wait only for the first install, not for an update
-            promise = self.sim.promise_object(obj.promise_name)
-            gate_open = (promise is not None and promise.observed_generation is not None
-                         and obj.promise_name not in self.gated)
-            return replace(obs, gate_open=gate_open)
-        return obs
 
 
 @mutant("fanout-before-promise-workflow", "W12")
@@ -355,6 +359,14 @@ class NoPromiseGating(MutantSimulation):
     """W13: resource workflows start without waiting for the Promise's configure workflow to complete."""
 
     controller_class = _NoGateController
+
+
+@mutant("resources-ignore-unavailable-promise", "W13")
+class ResourcesIgnoreUnavailablePromise(MutantSimulation):
+    """W13: resource workflows wait for the Promise only at install and after restarts, not while a later run
+    of its configure workflow (update, interval, manual) leaves it Unavailable."""
+
+    controller_class = _InstallOnlyGateController
 
 
 # -- W14 ------------------------------------------------------------------------------------------------

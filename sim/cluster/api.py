@@ -30,6 +30,7 @@ STATUS_FIELD_NAMES = {
     "last_successful_configure_ms": "lastSuccessfulConfigureWorkflowTime",
     "observed_generation": "observedGeneration",
     "fanout_requested": "fanoutRequested",
+    "promise_status": "status",
 }
 # Job state -> (trace event, Job condition type).
 _JOB_FINISHED = {"complete": ("job_completed", "Complete"), "failed": ("job_failed", "Failed"),

@@ -138,6 +138,7 @@ class KObject:
     workflows_failed: int = 0
     last_successful_configure_ms: int | None = None
     observed_generation: int | None = None  # Promise: generation whose resources were fanned out (W12)
+    promise_status: str | None = None  # Promise: status.status, Available or Unavailable (W13)
     fanout_requested: bool = False  # Promise: fan out after the running workflow completes (W12)
 
     def condition(self, type_: str) -> Condition | None:
@@ -148,6 +149,8 @@ class KObject:
         status: dict[str, Any] = dict(self.user_status)
         if self.message is not None:
             status["message"] = self.message
+        if self.promise_status is not None:
+            status["status"] = self.promise_status
         if self.conditions:
             status["conditions"] = [
                 {"type": c.type, "status": c.status, "reason": c.reason, "message": c.message,

@@ -125,8 +125,8 @@ class Controller:
         hold = self.act(obj, decision)
         if decision.outcome == "waiting-for-promise":
             self.blocked.setdefault(obj.promise_name, set()).add(key)
-        if obj.kind == "promise" and decision.outcome == "done" and obj.promise_name in self.gated:
-            self.gated.discard(obj.promise_name)  # W13: the Promise's configure workflow has completed
+        if obj.kind == "promise" and decision.outcome == "done":  # W13: its configure workflow has completed
+            self.gated.discard(obj.promise_name)
             for blocked in sorted(self.blocked.pop(obj.promise_name, set())):
                 self.on_change(blocked)
         if decision.error is not None:
@@ -149,11 +149,11 @@ class Controller:
         gate_open = True
         resource_running = False
         remaining = 0
-        if obj.kind == "resource":  # W13; W12: also while a Promise update's workflow re-runs, if the profile says
-            gate_open = (promise_obj is not None and obj.promise_name not in self.gated
-                         and (promise_obj.observed_generation == promise_obj.generation
-                              if sim.profile.promise_update_gates_resources
-                              else promise_obj.observed_generation is not None))
+        if obj.kind == "resource":  # W13, W12
+            gate_open = promise_obj is not None and obj.promise_name not in self.gated and (
+                promise_obj.promise_status == "Available" and promise_obj.observed_generation == promise_obj.generation
+                if sim.profile.promise_unavailable_gates_resources
+                else promise_obj.observed_generation is not None)
         elif obj.deleting:
             resources = sim.resources_of(obj.promise_name)
             remaining = len(resources)
@@ -245,6 +245,8 @@ class Controller:
             fields["workflows_succeeded"] = action.workflows_succeeded
         if action.workflows_failed is not None:
             fields["workflows_failed"] = action.workflows_failed
+        if action.promise_status is not None:
+            fields["promise_status"] = action.promise_status
         # updateWorkflowsCounterStatus: `workflows` counts the configure Pipelines
         fields["workflows_total"] = len(self.sim.pipeline_names(obj.promise_name, obj.kind, "configure"))
         self.cluster.update_status(obj, fields)

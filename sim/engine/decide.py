@@ -71,6 +71,7 @@ class SetStatus:
     message: str | None = None
     workflows_succeeded: int | None = None
     workflows_failed: int | None = None
+    promise_status: str | None = None  # W13: a Promise's Available / Unavailable
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,12 @@ _CONFIGURE_IN_PROGRESS = SetCondition(CONFIGURE_COMPLETED, "False", "PipelinesIn
 _STATUS_PENDING_FROM_START = SetStatus(message="Pending", workflows_failed=0)
 _STATUS_PENDING = SetStatus(message="Pending")
 _STATUS_DONE = {kind: SetStatus(message=message) for kind, message in COMPLETED_MESSAGE.items()}
+# W13 (profiles where an unavailable Promise gates its resources): a Promise is saved Unavailable with every
+# Job of its configure workflow and Available again by the reconcile that finds the workflow complete.
+_UNAVAILABLE_PENDING_FROM_START = SetStatus(message="Pending", workflows_failed=0, promise_status="Unavailable")
+_UNAVAILABLE_PENDING = SetStatus(message="Pending", promise_status="Unavailable")
+_AVAILABLE = SetStatus(promise_status="Available")
+_AVAILABLE_DONE = SetStatus(message=COMPLETED_MESSAGE["promise"], promise_status="Available")
 
 
 def _labels_to_clear(obj: KObject) -> tuple[Action, ...]:
@@ -260,8 +267,11 @@ def _start(obs: Observation, index: int, outcome: str, *extra: Action) -> Decisi
     """Create the configure Job for pipeline ``index`` with W8's status; clear the labels that asked."""
     # W4/W5 (Kratix test "previously failing job succeeds"): a new run from pipeline 0 resets workflowsFailed.
     fan_out = (RequestFanOut(),) if is_true(obs.obj.labels, RECONCILE_RESOURCES_LABEL) else ()  # W12: after this run
-    actions: list[Action] = [*extra, *fan_out, *_labels_to_clear(obs.obj), _phases_for_start(obs, index),
-                             _STATUS_PENDING_FROM_START if index == 0 else _STATUS_PENDING,
+    if obs.workflow == "promise" and obs.profile.promise_unavailable_gates_resources:
+        status = _UNAVAILABLE_PENDING_FROM_START if index == 0 else _UNAVAILABLE_PENDING
+    else:
+        status = _STATUS_PENDING_FROM_START if index == 0 else _STATUS_PENDING
+    actions: list[Action] = [*extra, *fan_out, *_labels_to_clear(obs.obj), _phases_for_start(obs, index), status,
                              _RECONCILED_PENDING, _CONFIGURE_IN_PROGRESS, CreateJob("configure", index)]
     return Decision(outcome, tuple(actions))
 
@@ -383,9 +393,12 @@ def _done(obs: Observation) -> Decision:
     status-writer of the last pipeline set the completed message; with no configure pipeline it is set here.)"""
     actions: list[Action] = [_PRUNE_JOBS, _DELETE_STALE_WORKS, _RECONCILED]
     obj = obs.obj
+    available = obs.workflow == "promise" and obs.profile.promise_unavailable_gates_resources  # W13
     if not obs.configure:
-        actions.append(_STATUS_DONE[obs.workflow])
+        actions.append(_AVAILABLE_DONE if available else _STATUS_DONE[obs.workflow])
         actions.extend(_labels_to_clear(obj))  # nothing to run: the labels that asked for a run are spent
+    elif available:
+        actions.append(_AVAILABLE)
     if obs.workflow == "promise":
         asked = obj.fanout_requested or is_true(obj.labels, RECONCILE_RESOURCES_LABEL)
         if obj.observed_generation != obj.generation or asked:
