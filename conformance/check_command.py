@@ -17,11 +17,13 @@ from typing import Any
 from tabulate import tabulate
 
 from conformance.report.check import CheckReport, add_report_options
-from conformance.rules import RULES_BY_ID, select
+from conformance.rules import JUDGEABLE, RULES_BY_ID, select
 from conformance.runner import HARNESS, RunVerdicts, crashed_run, judge_trace_file, run_and_judge
 from conformance.verdict import Verdict, worst
 from sim.errors import EXIT_FAILED, EXIT_OK, HarnessError, InputError, Location, harness_errors
 from sim.model.loader import load_promise
+from sim.model.promise import Promise
+from sim.scenario import Scenario
 from sim.scenario_loader import load_scenario, scenario_documents
 from sim.trace import Trace
 from sim.yamlio import Limits
@@ -55,7 +57,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def scenario_files(paths: Iterable[Path], limits: Limits) -> list[Path]:
-    """Scenario files among the paths; a folder contributes its files with ``kind: Scenario`` (sorted)."""
+    """Scenario files among the paths; a folder contributes its files with ``kind: Scenario`` (sorted). A file
+    named twice (also through its folder) counts once."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -66,7 +69,44 @@ def scenario_files(paths: Iterable[Path], limits: Limits) -> list[Path]:
             files.extend(found)
         else:
             files.append(path)
-    return files
+    seen: set[Path] = set()
+    unique = []
+    for path in files:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return unique
+
+
+def check_expected_rules(path: Path, scenario: Scenario, limits: Limits) -> None:
+    """``spec.expect.rules`` names only rules a checker judges on a trace (a typo would silently judge less)."""
+    wanted = scenario.spec.expect.rules
+    if wanted == "all":
+        return
+    for index, rule in enumerate(wanted):
+        if rule not in JUDGEABLE:
+            source = scenario_documents(path, limits)[0].source
+            known = "a rule of another kind (validate, idempotency)" if rule in RULES_BY_ID else "not a rule ID"
+            raise InputError(f"{rule!r} is {known}; rules judged on a trace: {', '.join(JUDGEABLE)}",
+                             source.at(("spec", "expect", "rules", index)))
+
+
+def load_scenarios(paths: Iterable[Path], limits: Limits) -> list[tuple[Path, Scenario, Promise]]:
+    """Every scenario file loaded, before any runs; two files of one ``metadata.name`` are bad input (the name
+    identifies runs and cases in reports and baselines)."""
+    loaded: list[tuple[Path, Scenario, Promise]] = []
+    named: dict[str, Path] = {}
+    for path in scenario_files(paths, limits):
+        scenario, promise = load_scenario(path, limits)
+        check_expected_rules(path, scenario, limits)
+        if scenario.name in named:
+            raise InputError(f"metadata.name {scenario.name!r} is also the name of {named[scenario.name]}; "
+                             "scenario names identify runs in reports and baselines, give each file its own",
+                             Location(str(path)))
+        named[scenario.name] = path
+        loaded.append((path, scenario, promise))
+    return loaded
 
 
 def run_check(args: argparse.Namespace, limits: Limits) -> int:
@@ -95,8 +135,7 @@ def run_check(args: argparse.Namespace, limits: Limits) -> int:
         available = engines()
         if args.engine not in available:
             raise InputError(f"unknown engine {args.engine!r}; accepted: {', '.join(available)}")
-        for path in scenario_files(args.paths, limits):
-            scenario, promise = load_scenario(path, limits)
+        for path, scenario, promise in load_scenarios(args.paths, limits):
             first = scenario.spec.seed if args.seed is None else args.seed
             for seed in range(first, first + args.seeds):
                 crash_site = RunVerdicts(scenario.name, str(path), seed, engine=args.engine)
@@ -149,12 +188,18 @@ def to_json(runs: list[RunVerdicts]) -> dict[str, Any]:
     return document
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def render_text(runs: list[RunVerdicts], rules: tuple[str, ...]) -> str:
     by_scenario: dict[str, list[RunVerdicts]] = {}
     for run in runs:
         by_scenario.setdefault(run.scenario, []).append(run)
-    extra = [r for r in ("LIVENESS", "EXPECT", HARNESS) if any(v.rule == r for run in runs for v in run.verdicts)]
-    columns = [*rules, *extra]
+    judged = {v.rule for run in runs for v in run.verdicts}
+    asked = [r for r in JUDGEABLE if r in judged and r not in rules]  # I1 for scenarios with real executors
+    extra = [r for r in ("LIVENESS", "EXPECT", HARNESS) if r in judged]
+    columns = [*rules, *asked, *extra]
     rows = []
     for name, group in by_scenario.items():
         row: list[str] = [name]
@@ -163,9 +208,11 @@ def render_text(runs: list[RunVerdicts], rules: tuple[str, ...]) -> str:
             row.append(SYMBOL[worst(v.result for v in present)] if present else "-")
         rows.append(row)
     seeds = sorted({run.seed for run in runs if run.seed is not None})
-    heading = f"{len(runs)} runs of {len(by_scenario)} scenarios"
+    heading = f"{_count(len(runs), 'run')} of {_count(len(by_scenario), 'scenario')}"
     if seeds:
-        heading += f", seeds {seeds[0]}..{seeds[-1]}"
+        contiguous = seeds == list(range(seeds[0], seeds[-1] + 1))
+        heading += (f", seed {seeds[0]}" if len(seeds) == 1 else f", seeds {seeds[0]}..{seeds[-1]}" if contiguous
+                    else f", seeds {', '.join(map(str, seeds))}")
     lines = [heading, "", tabulate(rows, headers=["scenario", *columns]), ""]
     failures = [(run, v) for run in runs for v in run.verdicts if v.result == "fail"]
     for run, verdict in failures:

@@ -16,7 +16,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from conformance.idempotency.findings import Finding, short, sort_findings
+from conformance.idempotency.findings import Finding, short, short_change, sort_findings
 from conformance.idempotency.lint import (
     DEFAULT_SCRIPTS_TARGET,
     ScriptDir,
@@ -240,7 +240,7 @@ class Report:
                 if f.source == "lint" or (f.before is None and f.after is None):
                     change = ""
                 elif f.path == "outcome" or f.rule.startswith("I"):
-                    change = f"{short(f.before, 32)} -> {short(f.after, 32)}"
+                    change = short_change(f.before, f.after)
                 else:  # a contract finding: the offending value
                     change = short(f.after, 68)
                 rows.append([index, f.rule, f.severity, f.pipeline or "", f.container or "", f.location(), change])

@@ -77,14 +77,21 @@ RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
 TRACE_RULES: tuple[str, ...] = tuple(rule.id for rule in RULES if rule.kind == "trace")
 
 
+# Rules of other kinds that a checker also judges on a trace, when asked for: I1 (the state store settles),
+# meaningful for runs with real executors.
+ON_REQUEST: tuple[str, ...] = ("I1",)
+JUDGEABLE: tuple[str, ...] = tuple(rule.id for rule in RULES if rule.kind == "trace" or rule.id in ON_REQUEST)
+
+
 def select(ids: str | None) -> tuple[str, ...]:
-    """Rule IDs from a comma-separated list (``W1,J2``) or families (``W,D``); None = every trace rule."""
+    """Rule IDs from a comma-separated list (``W1,J2,I1``) or families (``W,D``); None = every trace rule (not
+    the ``ON_REQUEST`` ones)."""
     if not ids:
         return TRACE_RULES
     chosen: list[str] = []
     for part in (p.strip() for p in ids.split(",") if p.strip()):
-        matches = [r for r in TRACE_RULES if r == part or (part.isalpha() and r.rstrip("0123456789") == part)]
+        matches = [r for r in JUDGEABLE if r == part or (part.isalpha() and r.rstrip("0123456789") == part)]
         if not matches:
-            raise ValueError(f"unknown rule {part!r}; trace rules: {', '.join(TRACE_RULES)}")
+            raise ValueError(f"unknown rule {part!r}; rules judged on a trace: {', '.join(JUDGEABLE)}")
         chosen.extend(m for m in matches if m not in chosen)
     return tuple(chosen)

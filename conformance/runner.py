@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from conformance.bounds import heal_bound_s
 from conformance.checkers import run_checkers
 from conformance.context import CheckContext, Evidence, Pipelines
 from conformance.liveness import check_liveness
+from conformance.rules import JUDGEABLE, ON_REQUEST, TRACE_RULES
 from conformance.verdict import Verdict
 from sim.errors import HarnessError
 from sim.model.promise import WORKFLOW_ACTIONS, WORKFLOW_TYPES, Promise
@@ -73,8 +75,16 @@ def judge(trace: Trace, rules: Iterable[str], pipelines: Pipelines | None = None
 
 
 def scenario_rules(scenario: Scenario, rules: tuple[str, ...]) -> tuple[str, ...]:
+    """The rules one scenario is judged by. With the default selection (every trace rule): its
+    ``expect.rules`` when a list (which may name I1), else every trace rule, plus I1 when its executor runs
+    real containers (their Works may change on a re-run); with a chosen selection, that selection, narrowed
+    to ``expect.rules`` when a list."""
     wanted = scenario.spec.expect.rules
-    return rules if wanted == "all" else tuple(r for r in rules if r in wanted)
+    default = rules == TRACE_RULES
+    if wanted == "all":
+        real = scenario.spec.executor.type != "modelled"
+        return (*rules, *ON_REQUEST) if default and real else rules
+    return tuple(r for r in JUDGEABLE if r in wanted and (default or r in rules))
 
 
 def heal_from_t(trace: Trace) -> float:
@@ -103,6 +113,11 @@ def crashed_run(scenario: Scenario, source: str, seed: int, error: HarnessError)
 def judge_trace_file(path: Path, rules: tuple[str, ...], promise: Promise | None = None,
                      limits: Limits | None = None) -> RunVerdicts:
     trace = Trace.read(path, limits)
+    if trace.header.get("source") != "cluster-import" and (not trace.events
+                                                           or trace.events[-1]["event"] != "simulation_ended"):
+        end = trace.events[-1]["t"] if trace.events else 0
+        print(f"kratix-sim: warning: {path} does not end with simulation_ended: the trace was cut short; it is "
+              f"judged as observed up to t={end}", file=sys.stderr)
     pipelines = pipelines_of(promise) if promise is not None else None
     seed = trace.header.get("seed")
     return RunVerdicts(str(trace.header.get("scenario") or path.name), str(path),

@@ -21,7 +21,7 @@ from sim.errors import InputError, Location
 from sim.model.promise import WORKFLOW_ACTIONS, WORKFLOW_TYPES, Promise
 from sim.profiles import get_profile
 from sim.scenario import Fault, Scenario
-from sim.yamlio import DEFAULT_LIMITS, Limits, PathKey, SourceMap, YamlDocument, format_path, load_file
+from sim.yamlio import DEFAULT_LIMITS, Limits, PathKey, SourceMap, YamlDocument, format_path, load_file, parse_path
 
 
 def annotation_below(annotation: Any, step: str | int) -> Any:
@@ -230,8 +230,13 @@ def resolve_scenario_promise(scenario: Scenario, source: SourceMap) -> Promise:
     try:
         return resolve_promise(scenario)
     except InputError as exc:
-        if isinstance(spec_promise, dict):
-            raise InputError(f"inline Promise: {exc.message}", source.at(("spec", "promise"))) from exc
+        if isinstance(spec_promise, dict):  # located at the key inside the Promise, where one is known
+            inner = exc.location.path if exc.location is not None else ""
+            try:
+                within = parse_path(inner) if inner else ()
+            except ValueError:
+                within = ()
+            raise InputError(f"inline Promise: {exc.message}", source.at(("spec", "promise", *within))) from exc
         raise
 
 
@@ -256,8 +261,17 @@ def _listed(names: list[str]) -> str:
 
 
 def check_against_promise(scenario: Scenario, promise: Promise, source: SourceMap) -> None:
-    """Behaviour keys name real containers; fault targets exist (negative times fail in parse_duration)."""
+    """Behaviour keys name real containers; resources are named once; fault targets exist (negative times
+    fail in parse_duration)."""
     keys = container_keys(promise)
+    seen: set[str] = set()
+    for index, resource in enumerate(scenario.spec.resources):
+        for name in resource.names():
+            key = f"{resource.namespace}/{name}"
+            if key in seen:
+                raise InputError(f"resource {key} is named twice (with count, names get -0, -1, ...)",
+                                 source.at(("spec", "resources", index, "name")))
+            seen.add(key)
     for key in scenario.spec.behaviour.containers:
         if key not in keys:
             raise InputError(f"no container {key!r} in Promise {promise.name!r}; accepted: {_listed(keys) or 'none'}",

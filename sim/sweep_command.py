@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser = sub.add_parser(
         "sweep", help="run a what-if experiment: parameter sweeps with replications",
         description="Run every (parameter point, seed) of an Experiment file and write results.csv (one row per "
-                    "run), summary.md (mean and 95%% CI per point and metric) and plots (PNG and SVG) into the "
+                    "run), summary.md (mean and 95% CI per point and metric) and plots (PNG and SVG) into the "
                     "output folder. Ctrl-C keeps the finished rows; --resume continues.")
     parser.add_argument("experiment", type=Path, help="an experiment file (kind: Experiment)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
@@ -86,6 +86,10 @@ def run_sweep_command(args: argparse.Namespace, limits: Limits) -> int:
     out: Path = args.out if args.out is not None else Path("sweeps") / loaded.name
     if out.exists() and not out.is_dir():
         raise InputError("--out: not a folder", Location(str(out)))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # under a file, under /proc, no permission: the user's path, not a bug
+        raise InputError(f"--out: cannot write {out}: {exc.strerror or exc}") from exc
     backend = make_backend(backend_kind, workers, args.scheduler)
     with _progress(f"sweep {loaded.name}") as tick:
         outcome = run_sweep(loaded, out, backend, resume=args.resume, on_result=tick)

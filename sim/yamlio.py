@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +41,35 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+_PATH_TOKEN = re.compile(r"""\[(?P<index>\d+)\]|\["(?P<dq>[^"]*)"\]|\['(?P<sq>[^']*)'\]|(?P<key>[^.\[\]"']+)""")
+
+
+def parse_path(text: str) -> PathKey:
+    """``spec.resources[0].count`` -> ``("spec", "resources", 0, "count")``; keys with dots or slashes may be
+    quoted: ``spec.behaviour.containers["resource/configure/a.b/c"].duration``."""
+    tokens: list[str | int] = []
+    pos = 0
+    while pos < len(text):
+        if tokens and text[pos] == ".":
+            pos += 1
+        elif tokens and text[pos] != "[":
+            raise ValueError(f"invalid path {text!r} at character {pos + 1}: expected '.' or '['")
+        match = _PATH_TOKEN.match(text, pos)
+        if match is None or match.end() == pos:
+            raise ValueError(f"invalid path {text!r} at character {pos + 1}")
+        if match["index"] is not None:
+            tokens.append(int(match["index"]))
+        else:
+            key = next(g for g in (match["dq"], match["sq"], match["key"]) if g is not None)
+            if not key:
+                raise ValueError(f"invalid path {text!r}: empty key")
+            tokens.append(key)
+        pos = match.end()
+    if not tokens or not isinstance(tokens[0], str):
+        raise ValueError(f"invalid path {text!r}: it must start with a key such as spec")
+    return tuple(tokens)
 
 
 def format_path(path: PathKey) -> str:

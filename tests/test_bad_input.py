@@ -227,6 +227,18 @@ def test_an_output_that_cannot_be_written_is_one_line_of_bad_input(tmp_path: Pat
     assert list((tmp_path / "a-folder").iterdir()) == []
 
 
+@pytest.mark.parametrize("where", ["a-file/sub", "/proc/kratix-sim-no-such-dir"])
+def test_a_sweep_folder_that_cannot_be_created_is_one_line_of_bad_input(tmp_path: Path, where: str) -> None:
+    """sweep --out under a file or under /proc: exit 2 naming it (it was an internal error, exit 3)."""
+    (tmp_path / "a-file").write_text("mine\n", encoding="utf-8")
+    out = where if where.startswith("/") else str(tmp_path / where)
+    result = _sim("sweep", "scenarios/experiments/smoke.yaml", "--workers", "1", "--out", out)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"kratix-sim: error: --out: cannot write {out}: "), lines
+    assert (tmp_path / "a-file").read_text(encoding="utf-8") == "mine\n"
+
+
 def _sim(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "sim", *map(str, args)], cwd=REPO_ROOT, capture_output=True,
                           text=True, timeout=120, check=False)
@@ -342,3 +354,58 @@ def test_an_option_that_would_be_ignored_is_refused(args: list[str], message: st
     lines = result.stderr.splitlines()
     assert result.returncode == 2, result.stderr
     assert len(lines) == 1 and message in lines[0], lines
+
+
+_TINY_SCENARIO = """\
+apiVersion: kratix-sim/v1alpha1
+kind: Scenario
+metadata: {name: NAME}
+spec:
+  duration: 1h
+  seed: SEED
+  promise:
+    apiVersion: platform.kratix.io/v1alpha1
+    kind: Promise
+    metadata: {name: tiny}
+    spec:
+      workflows:
+        resource:
+          configure:
+            - apiVersion: platform.kratix.io/v1alpha1
+              kind: Pipeline
+              metadata: {name: p}
+              spec: {containers: [{name: c, image: example.com/c:v1}]}
+  resources: [{name: r}]
+"""
+
+
+def _tiny(path: Path, name: str, seed: int = 1) -> Path:
+    path.write_text(_TINY_SCENARIO.replace("NAME", name).replace("SEED", str(seed)), encoding="utf-8")
+    return path
+
+
+def test_two_scenario_files_of_one_name_are_bad_input(tmp_path: Path) -> None:
+    """check: runs, cases and baselines are keyed by the scenario's name, so two files sharing one would be
+    merged; it is one line naming both (exit 2), before anything runs."""
+    first, second = _tiny(tmp_path / "a.yaml", "same"), _tiny(tmp_path / "b.yaml", "same")
+    result = _sim("check", tmp_path, "--seeds", "1")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and str(second) in lines[0] and str(first) in lines[0], lines
+    assert "metadata.name 'same'" in lines[0]
+
+
+def test_check_counts_a_file_once_and_names_its_seeds() -> None:
+    """A file given twice (also through its folder) runs once; the heading lists seeds that are not a range."""
+    quickstart = "scenarios/quickstart.yaml"
+    twice = _sim("check", quickstart, quickstart, "--rules", "W1")
+    assert twice.returncode == 0, twice.stderr
+    assert twice.stdout.startswith("1 run of 1 scenario, seed "), twice.stdout.splitlines()[0]
+
+
+def test_check_heading_lists_seeds_that_are_not_a_range(tmp_path: Path) -> None:
+    _tiny(tmp_path / "a.yaml", "first", seed=3)
+    _tiny(tmp_path / "b.yaml", "second", seed=7)
+    result = _sim("check", tmp_path, "--rules", "W1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "2 runs of 2 scenarios, seeds 3, 7"

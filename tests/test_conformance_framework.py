@@ -154,6 +154,32 @@ def test_check_bad_input_exits_2_with_one_line(args: list[str]) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(("rules", "message"), [
+    ("[W1, W99]", "spec.expect.rules[1]: 'W99' is not a rule ID"),
+    ("[W1, V3]", "spec.expect.rules[1]: 'V3' is a rule of another kind"),
+])
+def test_expected_rules_are_checked_against_the_catalogue(tmp_path: Path, rules: str, message: str) -> None:
+    """A typo in spec.expect.rules would silently judge fewer rules: bad input with the file, line and key."""
+    scenario_file = tmp_path / "typo.yaml"
+    text = QUICKSTART.read_text().replace("promise: promises/database.yaml",
+                                          f"promise: {ROOT / 'scenarios' / 'promises' / 'database.yaml'}")
+    scenario_file.write_text(text + f"  expect:\n    rules: {rules}\n")
+    result = cli("check", str(scenario_file))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stdout
+    assert len(lines) == 1 and f"{scenario_file}:" in lines[0] and message in lines[0], lines
+
+
+def test_i1_is_judged_when_asked_for() -> None:
+    """I1 (an idempotency rule a checker judges on a trace) can be chosen with --rules; the default selection
+    of a modelled scenario leaves it out."""
+    asked = cli("check", "scenarios/quickstart.yaml", "--rules", "W1,I1", "--format", "json")
+    assert asked.returncode == 0, asked.stderr
+    assert {v["rule"] for v in json.loads(asked.stdout)["verdicts"]} >= {"W1", "I1"}
+    default = cli("check", "scenarios/quickstart.yaml", "--format", "json")
+    assert "I1" not in {v["rule"] for v in json.loads(default.stdout)["verdicts"]}
+
+
 def test_check_picks_scenarios_by_kind_in_a_folder() -> None:
     """A folder's Promises are not mistaken for scenarios."""
     result = cli("check", "scenarios/promises")

@@ -125,6 +125,10 @@ BAD_EXPERIMENTS: dict[str, tuple[str, int, str, str]] = {
     "invalid-point": (HEAD + "  parameters:\n    - path: spec.kratix.defaultBackoffLimit\n"
                       "      values: [1, -1]\n", 9, "spec.parameters[0].values",
                       "the point defaultBackoffLimit=-1 gives an invalid scenario"),
+    "bad-value-in-the-promise": (HEAD + "  parameters:\n    - {path: spec.duration, values: [1h]}\n"
+                                 "    - path: spec.promise.spec.workflows.resource.configure[0].spec.restartPolicy\n"
+                                 "      values: [Sometimes]\n", 10, "spec.parameters[1].values",
+                                 "configure[0].spec.restartPolicy: inline Promise: invalid Promise"),
     "typo-in-path": (HEAD + "  parameters:\n    - path: spec.kratix.backoffLimit\n"
                      "      values: [1]\n", 9, "spec.parameters[0].values", "unknown key 'backoffLimit'"),
     "index-out-of-range": ("spec:\n  scenario: {spec: {promise: P, resources: [{name: a}]}}\n  parameters:\n"

@@ -18,6 +18,7 @@ import pytest
 from test_pipeline_contract import EXAMPLE_NAMES, EXAMPLES_DIR, requires_tool, skip_or_fail
 
 from conformance.idempotency.diff import ABSENT, diff_values, join_path
+from conformance.idempotency.findings import short_change
 from conformance.idempotency.matrix import T0, Matrix, ProcessFactory
 from sim.cli import main
 from sim.executors.base import ExecutorUnavailable, Mount
@@ -499,3 +500,16 @@ def test_i2_follows_the_pipelines_retry_settings(tmp_path: Path, process_ready: 
     if i2:
         message = next(f.message for f in result.findings if f.rule == "I2")
         assert "a fresh pod ran the Pipeline again from the reader" in message
+
+
+def test_a_long_change_is_shown_from_where_it_differs() -> None:
+    """The text table shows both values from just before their first difference when they share a long start
+    (an appended line used to look like `x... -> x...`); short values are shown whole."""
+    before = "run at Sat Jun 15 12:00:00 UTC 2030\n"
+    after = before + "run at Sat Jun 16 13:01:01 UTC 2030\n"
+    shown = short_change(before, after)
+    old, new = shown.split(" -> ")
+    assert old.startswith("...") and new.startswith("...") and old != new
+    assert "Jun 16" in new
+    assert short_change("a", "b") == "a -> b"
+    assert short_change(ABSENT, {"x": 2}) == '(absent) -> {"x": 2}'

@@ -173,6 +173,18 @@ def test_kratix_sim_run_accepts_a_real_executor_scenario(capsys: pytest.CaptureF
     assert scenario.spec.executor.type == "process"
 
 
+@pytest.mark.usefixtures("bwrap")
+def test_check_judges_i1_on_a_real_executor_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    """`check` adds I1 to the rules of a scenario whose executor runs real containers (its Works may change on
+    a re-run): the timestamp week fails it (exit 1), naming the rule and how to reproduce it."""
+    if find_libfaketime() is None:
+        skip_or_fail("libfaketime is not installed (apt-get install faketime)")
+    code = main(["check", str(TIMESTAMP), "--seeds", "1", "--format", "json"])
+    verdicts = json.loads(capsys.readouterr().out)["verdicts"]
+    assert code == 1
+    assert {v["rule"] for v in verdicts if v["result"] == "fail"} == {"I1"}
+
+
 # -- the adapter, one step at a time ---------------------------------------------------------------------------
 def _promise(script: str, name: str = "step") -> Promise:
     return Promise.model_validate({

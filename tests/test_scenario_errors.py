@@ -128,6 +128,9 @@ def test_the_fixture_promise_is_fine_and_only_the_scenarios_are_broken(tmp_path:
      "spec.kratix.reconciliationInterval", ("invalid duration '10 hours'",)),
     ("wrong-api-version.yaml", "apiVersion: kratix-sim/v2\nkind: Scenario\nmetadata:\n  name: x\nspec:\n"
      "  promise: p.yaml\n", 1, "apiVersion", ("unknown apiVersion 'kratix-sim/v2'", "accepted: kratix-sim/v1alpha1")),
+    ("same-resource-twice.yaml", "apiVersion: kratix-sim/v1alpha1\nkind: Scenario\nmetadata:\n  name: x\nspec:\n"
+     "  promise: p.yaml\n  resources:\n    - {name: web, count: 2}\n    - {name: web-1}\n", 9,
+     "spec.resources[1].name", ("resource default/web-1 is named twice",)),
 ])
 def test_bad_scenarios_written_to_tmp(tmp_path: Path, name: str, text: str, line: int, key: str,
                                       words: tuple[str, ...]) -> None:

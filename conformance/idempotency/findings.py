@@ -98,10 +98,28 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def short(value: Any, limit: int = 48) -> str:
-    """A one-line rendering for tables."""
+def _one_line(value: Any) -> str:
     if value is ABSENT:
         return "(absent)"
     text = value if isinstance(value, str) else json.dumps(jsonable(value), sort_keys=False)
-    text = text.replace("\n", "\\n")
+    return text.replace("\n", "\\n")
+
+
+def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def short(value: Any, limit: int = 48) -> str:
+    """A one-line rendering for tables."""
+    return _cut(_one_line(value), limit)
+
+
+def short_change(before: Any, after: Any, limit: int = 32) -> str:
+    """``before -> after`` for tables, each cut to ``limit``; when the two share a start longer than that, both
+    begin just before the first character that differs (``...`` marks the skipped start)."""
+    old, new = _one_line(before), _one_line(after)
+    common = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new)))
+    if common <= limit - 8:
+        return f"{_cut(old, limit)} -> {_cut(new, limit)}"
+    start = common - 8
+    return f"{_cut('...' + old[start:], limit)} -> {_cut('...' + new[start:], limit)}"

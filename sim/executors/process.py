@@ -211,8 +211,8 @@ class ProcessExecutor:
         if not container.command and container.image not in self.entrypoints:
             raise ExecutorError(
                 f"container {container.name!r} has no command and the process executor cannot read the "
-                f"ENTRYPOINT of image {container.image!r}: give the container a command, or map the image to "
-                "a command (entrypoints)")
+                f"ENTRYPOINT of image {container.image!r}: give the container a command, map the image to one "
+                "(a scenario's spec.executor.entrypoints), or run the image with the container executor")
 
     def _argv(self, invocation: ContainerInvocation) -> list[str]:
         self.validate(invocation.container)

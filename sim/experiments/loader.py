@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -382,12 +383,13 @@ def _point_scenario(data: dict[str, Any], base: _Base, promises: dict[str, Promi
 
 def _point_error(error: InputError, parameters: tuple[Parameter, ...], columns: list[str], combo: tuple[Any, ...],
                  source: SourceMap) -> InputError:
-    """An invalid point: reported at the parameter whose path the scenario error is under (else the first)."""
+    """An invalid point: reported at the parameter whose path the scenario error is at or under (the error's
+    path may carry a prefix, ``spec.scenario.`` for an inline scenario), else the first."""
     error_path = error.location.path if error.location is not None else ""
     chosen = 0
     for index, param in enumerate(parameters):
         texts = [format_path(tokens) for tokens in param.paths]
-        if any(error_path == t or error_path.startswith(t + ".") or error_path.startswith(t + "[") for t in texts):
+        if any(re.search(rf"(^|\.){re.escape(t)}($|[.\[])", error_path) for t in texts):
             chosen = index
             break
     values = shown(", ".join(f"{c}={format_value(v)}" for c, v in zip(columns, combo, strict=True)))

@@ -7,13 +7,13 @@ and the metrics to report. Frozen and ``extra="forbid"`` like the Scenario model
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.metrics import METRICS, check_metric_name
 from sim.scenario import SCENARIO_API_VERSION, Seconds
+from sim.yamlio import parse_path
 
 DEFAULT_METRICS: tuple[str, ...] = (
     "runs_per_object_day", "jobs_per_object_day", "pods", "jobs_failed", "stuck_deletes", "convergence_p50_s",
@@ -22,34 +22,7 @@ DEFAULT_METRICS: tuple[str, ...] = (
 assert all(name in METRICS for name in DEFAULT_METRICS)
 
 PathToken = str | int
-_TOKEN = re.compile(r"""\[(?P<index>\d+)\]|\["(?P<dq>[^"]*)"\]|\['(?P<sq>[^']*)'\]|(?P<key>[^.\[\]"']+)""")
 RESERVED_COLUMNS = frozenset({"point", "seed"})
-
-
-def parse_path(text: str) -> tuple[PathToken, ...]:
-    """``spec.resources[0].count`` -> ``("spec", "resources", 0, "count")``; keys with dots or slashes may be
-    quoted: ``spec.behaviour.containers["resource/configure/a.b/c"].duration``."""
-    tokens: list[PathToken] = []
-    pos = 0
-    while pos < len(text):
-        if tokens and text[pos] == ".":
-            pos += 1
-        elif tokens and text[pos] != "[":
-            raise ValueError(f"invalid path {text!r} at character {pos + 1}: expected '.' or '['")
-        match = _TOKEN.match(text, pos)
-        if match is None or match.end() == pos:
-            raise ValueError(f"invalid path {text!r} at character {pos + 1}")
-        if match["index"] is not None:
-            tokens.append(int(match["index"]))
-        else:
-            key = next(g for g in (match["dq"], match["sq"], match["key"]) if g is not None)
-            if not key:
-                raise ValueError(f"invalid path {text!r}: empty key")
-            tokens.append(key)
-        pos = match.end()
-    if not tokens or not isinstance(tokens[0], str):
-        raise ValueError(f"invalid path {text!r}: it must start with a key such as spec")
-    return tuple(tokens)
 
 
 def _metric_name(name: str) -> str:
