@@ -9,7 +9,9 @@ Rules (severity):
   name of at most 60 characters (so a Pipeline needs a non-empty, lowercase name).
 - V3 (error) a Pipeline has ``apiVersion: platform.kratix.io/v1alpha1``, ``kind: Pipeline`` and no unknown
   fields (Kratix decodes it with unknown fields disallowed); also values Kubernetes would reject when the
-  Job is created: ``jobOptions.backoffLimit`` below 0, a container without ``image``.
+  Job is created: ``jobOptions.backoffLimit`` below 0, a container without ``image``; and no unknown field
+  in the Promise's ``spec``, ``spec.workflows`` or a workflow type (the API server's strict field validation
+  rejects them; a misspelt ``workflow:`` would leave the Promise without pipelines).
 - V4 (error) container names present, unique within a Pipeline, and not ``reader``, ``work-writer`` or
   ``status-writer``.
 - V5 (error) ``spec.workflows.config.reconciliationInterval`` and annotation
@@ -52,7 +54,10 @@ from sim.model.promise import (
     Pipeline,
     PipelineRBAC,
     PipelineSpec,
+    PromiseSpec,
     WorkflowAction,
+    WorkflowActions,
+    Workflows,
     WorkflowType,
 )
 from sim.yamlio import PathKey, format_path
@@ -256,9 +261,37 @@ def _unknown_keys(
     ]
 
 
+def _unknown_promise_keys(loaded: LoadedPromise, raw: dict[str, Any], known: frozenset[str], path: PathKey,
+                          where: str) -> list[Finding]:
+    return [
+        _finding(
+            loaded, "V3", "error", (*path, str(key)),
+            f'unknown field "{key}" in {where}{_suggest(str(key), known)}; the API server rejects unknown fields '
+            "of a Promise (strict field validation) or drops them, and Kratix never sees what is under it",
+        )
+        for key in raw
+        if str(key) not in known
+    ]
+
+
+def check_promise_fields(loaded: LoadedPromise) -> list[Finding]:
+    """V3, the layers above the Pipelines: no unknown field in the Promise's spec, spec.workflows or a workflow
+    type (a misspelt ``workflow:`` or ``resources:`` would leave the Promise without pipelines)."""
+    spec = _mapping(loaded.raw.get("spec"))
+    findings = _unknown_promise_keys(loaded, spec, _fields(PromiseSpec), ("spec",),
+                                     "the Promise spec")
+    workflows = _mapping(spec.get("workflows"))
+    findings += _unknown_promise_keys(loaded, workflows, _fields(Workflows), ("spec", "workflows"), "spec.workflows")
+    for workflow in WORKFLOW_TYPES:
+        findings += _unknown_promise_keys(loaded, _mapping(workflows.get(workflow)), _fields(WorkflowActions),
+                                          ("spec", "workflows", workflow), f"spec.workflows.{workflow}")
+    return findings
+
+
 def check_pipeline_fields(loaded: LoadedPromise) -> list[Finding]:
-    """V3: apiVersion/kind of each Pipeline, no unknown fields, values Kubernetes accepts."""
-    findings: list[Finding] = []
+    """V3: no unknown field above the Pipelines; apiVersion/kind of each Pipeline, no unknown fields, values
+    Kubernetes accepts."""
+    findings: list[Finding] = check_promise_fields(loaded)
     for ref in _pipelines(loaded):
         raw, path, what = ref.raw, ref.path, ref.describe()
         kind = raw.get("kind")

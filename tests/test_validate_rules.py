@@ -86,6 +86,19 @@ def test_v3_pipeline_fields() -> None:
     ]
 
 
+def test_v3_promise_fields() -> None:
+    """V3 above the Pipelines: unknown fields of the spec, spec.workflows and a workflow type, each with the
+    field the user probably meant."""
+    findings = findings_of("v3-promise-fields.yaml")
+    assert as_rows(findings) == [
+        ("V3", "error", "spec.destinationSelector", 8),
+        ("V3", "error", "spec.workflows.resources", 11),
+        ("V3", "error", "spec.workflows.promise.confgure", 14),
+    ]
+    assert [m.split(";")[0].rsplit("(", 1)[-1] for m in (f.message for f in findings)] == [
+        'did you mean "destinationSelectors"?)', 'did you mean "resource"?)', 'did you mean "configure"?)']
+
+
 def test_v3_suggests_the_known_field() -> None:
     """A misspelt field names the likely intended one."""
     messages = {f.path.rsplit(".", 1)[-1]: f.message for f in findings_of("v3-pipeline-fields.yaml")}
