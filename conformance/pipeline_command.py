@@ -29,9 +29,11 @@ from conformance.golden import (
     resolve_target,
     run_case,
 )
+from conformance.idempotency.lint import DEFAULT_SCRIPTS_TARGET, ScriptDir, resolve_dirs
 from sim.cli import refuse_unless
 from sim.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, InputError, Location
 from sim.executors.base import ExecutorError, ExecutorUnavailable, Mount, RealExecutor, outside_volumes
+from sim.model.loader import load_promise
 from sim.model.promise import Promise
 from sim.scenario import ExecutorConfig
 from sim.yamlio import Limits
@@ -71,6 +73,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     test.add_argument("--list", action="store_true", help="list the cases and what they expect; run nothing")
     test.add_argument("--mount", action="append", default=[], metavar="HOST:TARGET[:ro|rw]",
                       help="mount a host path into every container (read-only unless :rw); repeatable")
+    test.add_argument("--scripts", action="append", default=[], metavar="DIR[:TARGET]",
+                      help="process executor: scripts the containers run, mounted read-only at TARGET (default: "
+                           "inferred from the containers' commands, else /scripts). Default: the scripts/ folder "
+                           "beside the Promise, if there is one and no --mount already uses its TARGET")
     test.add_argument("--external", action="append", default=[], metavar="TARGET",
                       help="mount a fresh empty read-write directory at TARGET for each case, shared by its "
                            "runs (the outside world, e.g. /external); repeatable")
@@ -110,6 +116,25 @@ def executor_factory(config: ExecutorConfig, base: Path) -> Any:
         return build_real_executor(config.model_copy(update={"mounts": specs}), base)
 
     return make
+
+
+def script_mounts(args: argparse.Namespace, promise_file: Path, limits: Limits) -> list[str]:
+    """Mount specs (``HOST:TARGET:ro``) for the Promise's scripts, as ``idempotency`` mounts them: ``--scripts``,
+    else ``scripts/`` beside the Promise file unless a ``--mount`` already targets where it would go. The
+    container executor runs what the image holds."""
+    refuse_unless(args.executor == "process", args, ["scripts"], "with the process executor")
+    if args.executor != "process":
+        return []
+    dirs = [ScriptDir.parse(spec) for spec in args.scripts]
+    default = not dirs
+    if default and (promise_file.parent / "scripts").is_dir():
+        dirs = [ScriptDir(promise_file.parent / "scripts")]
+    if not dirs:
+        return []
+    resolved = resolve_dirs(dirs, load_promise(promise_file, limits))
+    taken = {spec.split(":")[1].rstrip("/") for spec in args.mount if spec.count(":") >= 1}
+    return [f"{d.host.resolve()}:{d.target or DEFAULT_SCRIPTS_TARGET}:ro" for d in resolved
+            if not (default and (d.target or DEFAULT_SCRIPTS_TARGET) in taken)]
 
 
 def _clock_step(args: argparse.Namespace) -> tuple[float | None, str | None]:
@@ -215,6 +240,7 @@ def run_pipeline_test(args: argparse.Namespace, limits: Limits) -> int:
             print(_render_list(header, rows))
         return EXIT_BAD_INPUT if any("error" in row for row in rows) else EXIT_OK
     config = executor_config(args)
+    config = config.model_copy(update={"mounts": [*config.mounts, *script_mounts(args, promise_file, limits)]})
     make = executor_factory(config, Path.cwd())
     try:
         probe = make([])

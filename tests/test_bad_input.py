@@ -341,6 +341,8 @@ def test_mounts_and_external_folders_are_checked_before_anything_runs(tmp_path: 
      "--engine-option only applies with --executor container"),
     (["pipeline", "test", "examples/idempotent", "--rerun-clock-step", "5h"],
      "--rerun-clock-step only applies with --rerun"),
+    (["pipeline", "test", "examples/idempotent", "--executor", "container", "--scripts", "examples"],
+     "--scripts only applies with the process executor"),
     (["idempotency", "examples/idempotent/promise.yaml", "--request", "examples/idempotent/resource-request.yaml",
       "--engine", "docker", "--writable-root"], "--engine, --writable-root only apply with --executor container"),
     (["idempotency", "examples/idempotent/promise.yaml", "--request", "examples/idempotent/resource-request.yaml",

@@ -63,6 +63,23 @@ def bwrap() -> None:
         skip_or_fail(str(exc))
 
 
+@pytest.mark.usefixtures("bwrap")
+def test_the_scripts_beside_the_promise_are_mounted_as_idempotency_does(capsys: pytest.CaptureFixture[str],
+                                                                        tmp_path: Path) -> None:
+    """Without --mount, the process executor mounts scripts/ beside the Promise where the containers' commands
+    look for it (/scripts/idempotent); --scripts names another folder; with a --mount on that target the
+    default steps aside."""
+    code, out, err = cli(capsys, str(IDEMPOTENT), "--external", "/external")
+    assert code == 0, out + err
+    assert "2 cases: 2 passed" in out
+    empty = tmp_path / "no-scripts"
+    empty.mkdir()
+    code, out, _ = cli(capsys, str(IDEMPOTENT), "--external", "/external", "--scripts", f"{empty}:/scripts/idempotent")
+    assert code == 1 and "provision.sh" in out  # the named folder replaces the default one
+    code, out, err = cli(capsys, *example_args("idempotent"))
+    assert code == 0, out + err
+
+
 # -- (a) the corpus's fixture layouts, read in place --------------------------------------------------------------
 def test_the_workshop_test_folder_is_one_case(corpus_dir: Path) -> None:
     root = corpus_dir / WORKSHOP
