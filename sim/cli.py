@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from sim import __version__
 from sim.errors import (
@@ -67,8 +67,17 @@ def _commands() -> list[tuple[str, Callable[[argparse._SubParsersAction[argparse
     ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's own errors (a missing value, an unknown option, exclusive options) as one line of bad input,
+    like every other: ``kratix-sim: error: COMMAND: MESSAGE (see kratix-sim COMMAND --help)``."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("kratix-sim").strip()
+        raise InputError(f"{command + ': ' if command else ''}{message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = _Parser(
         prog="kratix-sim",
         description="Simulate Kratix workflows and check them against Kratix's rules.",
     )

@@ -137,11 +137,16 @@ class Fault(_Strict):
         return self
 
 
+def _condition_status(value: Any) -> Any:
+    """YAML reads an unquoted ``True`` / ``False`` as a boolean: it means the condition status of that name."""
+    return ("True" if value else "False") if isinstance(value, bool) else value
+
+
 class Assertion(_Strict):
     by: Seconds
     target: str
     condition: str
-    status: str
+    status: Annotated[Literal["True", "False", "Unknown"], BeforeValidator(_condition_status)]
 
 
 class Expect(_Strict):

@@ -291,6 +291,9 @@ def check_against_promise(scenario: Scenario, promise: Promise, source: SourceMa
                 raise InputError(f"target {fault.target!r} does not exist; accepted: {_listed(sorted(targets))}",
                                  source.at((*at, "target")))
             continue
+        if fault.kind == "controller-restart" and fault.target is not None:
+            raise InputError("controller-restart takes no target: it restarts the whole controller",
+                             source.at((*at, "target")))
         if fault.kind in ("controller-restart", "create-resource"):
             continue
         if fault.target is not None and fault.target not in accepted_targets:

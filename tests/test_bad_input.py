@@ -292,6 +292,9 @@ def test_trace_export_at_takes_a_duration(tmp_path: Path) -> None:
     for name in ("objects.yaml", "jobs-pods.yaml", "events.yaml"):
         assert (by_units / name).read_bytes() == (by_seconds / name).read_bytes()
     assert "Resource" in (by_units / "objects.yaml").read_text(encoding="utf-8")
+    late = _sim("trace", "export", trace, "--out", tmp_path / "late", "--at", "30d")  # quickstart ends at 30h
+    assert late.returncode == 2 and "--at 30d is after the trace ends (t=108000 s)" in late.stderr, late.stderr
+    assert not (tmp_path / "late").exists()
 
 
 def test_an_interrupt_right_after_the_temporary_file_exists_leaves_nothing(tmp_path: Path,
@@ -411,3 +414,19 @@ def test_check_heading_lists_seeds_that_are_not_a_range(tmp_path: Path) -> None:
     result = _sim("check", tmp_path, "--rules", "W1")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "2 runs of 2 scenarios, seeds 3, 7"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "scenarios/quickstart.yaml", "--duration", "-1h"],
+     "kratix-sim: error: run: argument --duration: expected one argument (see kratix-sim run --help)"),
+    (["no-such-command"], "kratix-sim: error: argument COMMAND: invalid choice: 'no-such-command'"),
+    (["check", "scenarios/quickstart.yaml", "--no-such-option"],
+     "kratix-sim: error: unrecognized arguments: --no-such-option"),
+])
+def test_argparse_errors_are_one_line_of_bad_input(args: list[str], message: str) -> None:
+    """Errors argparse finds (a missing value, an unknown command or option) read like every other bad input:
+    one line, exit 2, no usage block."""
+    result = _sim(*args)
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and lines[0].startswith(message), lines

@@ -128,6 +128,14 @@ def test_the_fixture_promise_is_fine_and_only_the_scenarios_are_broken(tmp_path:
      "spec.kratix.reconciliationInterval", ("invalid duration '10 hours'",)),
     ("wrong-api-version.yaml", "apiVersion: kratix-sim/v2\nkind: Scenario\nmetadata:\n  name: x\nspec:\n"
      "  promise: p.yaml\n", 1, "apiVersion", ("unknown apiVersion 'kratix-sim/v2'", "accepted: kratix-sim/v1alpha1")),
+    ("restart-with-target.yaml", "apiVersion: kratix-sim/v1alpha1\nkind: Scenario\nmetadata:\n  name: x\nspec:\n"
+     "  promise: p.yaml\n  resources:\n    - {name: web}\n  faults:\n"
+     "    - {at: 1h, kind: controller-restart, target: default/web}\n", 10, "spec.faults[0].target",
+     ("controller-restart takes no target",)),
+    ("bad-assertion-status.yaml", "apiVersion: kratix-sim/v1alpha1\nkind: Scenario\nmetadata:\n  name: x\nspec:\n"
+     "  promise: p.yaml\n  expect:\n    assertions:\n"
+     "      - {by: 1h, target: default/web, condition: Ready, status: maybe}\n", 9,
+     "spec.expect.assertions[0].status", ("unknown status 'maybe'", "accepted: True, False, Unknown")),
     ("same-resource-twice.yaml", "apiVersion: kratix-sim/v1alpha1\nkind: Scenario\nmetadata:\n  name: x\nspec:\n"
      "  promise: p.yaml\n  resources:\n    - {name: web, count: 2}\n    - {name: web-1}\n", 9,
      "spec.resources[1].name", ("resource default/web-1 is named twice",)),
@@ -140,3 +148,11 @@ def test_bad_scenarios_written_to_tmp(tmp_path: Path, name: str, text: str, line
     message = assert_one_located_error(run_cli(path), path, line, key)
     for word in words:
         assert word in message
+
+
+def test_an_unquoted_condition_status_means_the_status_of_that_name() -> None:
+    """YAML reads `status: True` as a boolean; an assertion takes it as the condition status "True"."""
+    from sim.scenario import Assertion
+
+    assert Assertion.model_validate({"by": 60, "target": "t", "condition": "Ready", "status": True}).status == "True"
+    assert Assertion.model_validate({"by": 60, "target": "t", "condition": "Ready", "status": False}).status == "False"

@@ -114,6 +114,10 @@ def run_export(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise InputError(f"--at: {exc}") from exc
     trace = Trace.read(args.trace)
+    end = float(trace.events[-1]["t"]) if trace.events else 0.0
+    if at is not None and at > end:
+        raise InputError(f"--at {args.at} is after the trace ends (t={end:g} s): nothing is known there; leave "
+                         "--at out for the state at the end")
     lists = export_trace(trace, origin, args.kind, args.api_version, at)
     for name, document in lists.items():
         write_atomic(args.out / name, to_yaml(document))
