@@ -206,8 +206,16 @@ def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
     return alive
 
 
+def _name(process: psutil.Process) -> str:
+    """The process's name; empty once it has ended (a sandbox may end between listing and asking)."""
+    try:
+        return process.name()
+    except psutil.NoSuchProcess:
+        return ""
+
+
 def _sandbox_running(proc: subprocess.Popen[bytes], out: Path) -> bool:
-    return any(p.name() == "bwrap" for p in _alive(_descendants(proc)))
+    return any(_name(p) == "bwrap" for p in _alive(_descendants(proc)))
 
 
 def _run_midway(proc: subprocess.Popen[bytes], out: Path) -> bool:
