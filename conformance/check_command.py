@@ -17,6 +17,7 @@ from typing import Any
 from tabulate import tabulate
 
 from conformance.report.check import CheckReport, add_report_options
+from conformance.report.stats import runs_heading
 from conformance.rules import JUDGEABLE, RULES_BY_ID, select
 from conformance.runner import HARNESS, RunVerdicts, crashed_run, judge_trace_file, run_and_judge
 from conformance.verdict import Verdict, worst
@@ -188,10 +189,6 @@ def to_json(runs: list[RunVerdicts]) -> dict[str, Any]:
     return document
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def render_text(runs: list[RunVerdicts], rules: tuple[str, ...]) -> str:
     by_scenario: dict[str, list[RunVerdicts]] = {}
     for run in runs:
@@ -207,12 +204,7 @@ def render_text(runs: list[RunVerdicts], rules: tuple[str, ...]) -> str:
             present = [v for run in group for v in run.verdicts if v.rule == rule]
             row.append(SYMBOL[worst(v.result for v in present)] if present else "-")
         rows.append(row)
-    seeds = sorted({run.seed for run in runs if run.seed is not None})
-    heading = f"{_count(len(runs), 'run')} of {_count(len(by_scenario), 'scenario')}"
-    if seeds:
-        contiguous = seeds == list(range(seeds[0], seeds[-1] + 1))
-        heading += (f", seed {seeds[0]}" if len(seeds) == 1 else f", seeds {seeds[0]}..{seeds[-1]}" if contiguous
-                    else f", seeds {', '.join(map(str, seeds))}")
+    heading = runs_heading(len(runs), len(by_scenario), "scenario", (r.seed for r in runs if r.seed is not None))
     lines = [heading, "", tabulate(rows, headers=["scenario", *columns]), ""]
     failures = [(run, v) for run in runs for v in run.verdicts if v.result == "fail"]
     for run, verdict in failures:

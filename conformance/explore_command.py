@@ -10,9 +10,12 @@ import json
 import shlex
 from pathlib import Path
 
+from hypothesis.configuration import set_hypothesis_home_dir
+
 from conformance.explore import explore, write_finding
 from conformance.rules import select
 from sim.errors import EXIT_FAILED, EXIT_OK, InputError, harness_errors
+from sim.executors.contract import temporary_directory
 from sim.simulation import Simulation
 
 
@@ -47,7 +50,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         reproduce = f"kratix-sim explore --engine {args.engine} --examples {args.examples} --seed {args.seed}"
         if args.rules:
             reproduce += f" --rules {shlex.quote(args.rules)}"
-        with harness_errors(f"explore against {args.engine} seed {args.seed}", reproduce):
+        with harness_errors(f"explore against {args.engine} seed {args.seed}", reproduce), \
+                temporary_directory("kratix-sim-hypothesis-") as home:
+            set_hypothesis_home_dir(str(home))  # Hypothesis's caches go there, not into the current folder
             finding, tried = explore(rules, available[args.engine], args.examples, args.seed)
         path = write_finding(finding, args.out, args.engine, args.seed) if finding is not None else None
         result = {"engine": args.engine, "seed": args.seed, "examples_tried": tried,

@@ -34,7 +34,7 @@ from sim.yamlio import DEFAULT_LIMITS, Limits
 
 EXPLORE = "explore"
 EXPLORE_ATTEMPTS = 3  # explorer seeds tried while its findings fail the reference engine too
-DEFAULT_SCENARIOS = Path("scenarios")
+DEFAULT_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"  # the library kratix-sim ships
 
 
 @dataclass(frozen=True)
@@ -277,7 +277,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                                         "(all trace rules, liveness and expectations); explore further for "
                                         "mutants the library does not kill; print a kill table.")
     parser.add_argument("--scenarios", type=Path, default=DEFAULT_SCENARIOS, metavar="DIR",
-                        help="the scenario library (default: scenarios)")
+                        help="the scenario library (default: the one shipped with kratix-sim, its scenarios/ folder)")
     parser.add_argument("--only", metavar="NAME,...", help="only these mutants (comma-separated names)")
     parser.add_argument("--seeds", type=int, default=2, help="seeds per scenario, from its own seed (default 2)")
     parser.add_argument("--examples", type=int, default=100,

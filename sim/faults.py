@@ -39,8 +39,12 @@ def fire_times_ms(fault: Fault, index: int, sim: Simulation, horizon_ms: int) ->
 
 
 def schedule(sim: Simulation, fault: Fault, index: int, horizon_ms: int) -> Generator[Any, Any, None]:
-    """A simpy process that applies ``fault`` at each of its times."""
+    """A simpy process that applies ``fault`` at each of its times. A controller-restart holds this process for
+    its downtime: a time of the same schedule that falls within it is skipped (a restart has no effect while
+    the controller is down)."""
     for t in fire_times_ms(fault, index, sim, horizon_ms):
+        if t < sim.env.now:
+            continue
         yield sim.env.timeout(t - int(sim.env.now))
         target = f"promise/{sim.promise.name}" if fault.target == "promise" else fault.target
         sim.cluster.emit("fault_injected", reason=fault.kind, object=target)

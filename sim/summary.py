@@ -31,6 +31,10 @@ def notable(event: Event) -> bool:
     if name == "condition_set":
         return event.get("type") in ("ConfigureWorkflowCompleted", "DeleteWorkflowCompleted") \
             and event.get("reason") != "PipelinesInProgress"
+    if name == "status_updated":
+        return "status" in event.get("fields", {})  # a Promise Available / Unavailable (W13)
+    if name == "object_created":
+        return float(event["t"]) > 0  # created later than the start (create-resource)
     return False
 TIMELINE_LIMIT = 40
 
@@ -83,6 +87,19 @@ class RunSummary:
         self.last_t: float = 0
         self.restarts = 0
         self.container_executions = 0
+        self.waiting: set[str] = set()  # resources whose last reconcile waited for their Promise
+
+    def _starts_waiting(self, event: Event) -> bool:
+        """The first of a resource's reconciles that wait for its Promise (W13), until one goes on."""
+        if event["event"] != "reconcile":
+            return False
+        key = str(event.get("object"))
+        if event.get("reason") != "waiting-for-promise":
+            self.waiting.discard(key)
+            return False
+        first = key not in self.waiting
+        self.waiting.add(key)
+        return first
 
     def _obj(self, event: Event) -> ObjectSummary | None:
         key = event.get("object")
@@ -98,7 +115,7 @@ class RunSummary:
         self.events += 1
         self.last_t = event["t"]
         name = event["event"]
-        if notable(event):
+        if notable(event) or self._starts_waiting(event):
             if len(self.timeline) < TIMELINE_LIMIT:
                 self.timeline.append(event)
             else:
@@ -193,4 +210,13 @@ def _describe(event: Event) -> str:
         return f"{obj} {event.get('type')}={event.get('status')} ({event.get('reason')})"
     if name == "event_recorded":
         return f"{event.get('type')} {event.get('reason')} on {obj}: {event.get('message')}"
+    if name == "status_updated":
+        status = event["fields"]["status"]
+        why = "its configure workflow runs or failed: its resources wait" if status == "Unavailable" else \
+            "its resources may run"
+        return f"{obj} {status} ({why}, W13)"
+    if name == "reconcile":
+        return f"{obj} waits for its Promise (W13)"
+    if name == "object_created":
+        return f"created {obj}"
     return f"{name.replace('_', ' ')}" + (f" {obj}" if obj else "")

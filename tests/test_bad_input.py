@@ -430,3 +430,14 @@ def test_argparse_errors_are_one_line_of_bad_input(args: list[str], message: str
     lines = result.stderr.splitlines()
     assert result.returncode == 2, result.stderr
     assert len(lines) == 1 and lines[0].startswith(message), lines
+
+
+def test_a_report_folder_that_is_a_file_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    """check --report FILE used to run every scenario and then fail writing; now it is refused up front."""
+    (tmp_path / "a-file").write_text("mine\n", encoding="utf-8")
+    result = _sim("check", "scenarios/", "--report", tmp_path / "a-file")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and result.stdout == "", result.stderr
+    assert lines == [f"kratix-sim: error: cannot write {tmp_path / 'a-file' / 'report.md'}: "
+                     f"{tmp_path / 'a-file'} is not a folder"]
+    assert (tmp_path / "a-file").read_text(encoding="utf-8") == "mine\n"

@@ -733,3 +733,14 @@ def test_a_resource_waits_for_a_promise_updates_workflow_only_where_the_profile_
         assert [e["reason"] for e in reconciles(trace) if e["t"] == 210] == ["waiting-for-promise"]
     else:
         assert rerun["t"] == 210
+
+
+def test_restarts_of_one_schedule_within_its_own_downtime_are_skipped() -> None:
+    """K3 (faults): a restart every 20 s with 1 min of downtime; the times that fall while the controller is
+    down have no effect and leave no fault_injected (this used to crash the run: "Negative delay")."""
+    trace = simulate(P3, faults=[{"kind": "controller-restart", "every": 20, "until": 120, "downtime": 60}],
+                     duration=600)
+    assert [e["t"] for e in trace.named("fault_injected")] == [20, 80]
+    assert [(e["event"], e["t"]) for e in trace.named("controller_started", "controller_stopped")] == [
+        ("controller_started", 0), ("controller_stopped", 20), ("controller_started", 80),
+        ("controller_stopped", 80), ("controller_started", 140)]

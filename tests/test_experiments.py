@@ -415,3 +415,20 @@ def test_a_run_is_a_pure_function_of_point_and_seed() -> None:
     first, again = run_task(task), run_task(task)
     assert (first.point, first.seed) == (task.point, task.seed)
     assert first.cells == again.cells
+
+
+def test_a_fresh_sweep_removes_what_an_earlier_one_wrote_and_nothing_else(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --resume a sweep starts over: an earlier experiment's summary and plots do not stay beside the
+    new results; files of the user's are left alone."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("plot-stale_metric.png", "plot-stale_metric.svg", "summary.md", "results.csv"):
+        (out / name).write_text("earlier\n", encoding="utf-8")
+    (out / "notes.txt").write_text("mine\n", encoding="utf-8")
+    assert main(["sweep", str(EXPERIMENTS / "smoke.yaml"), "--workers", "1", "--out", str(out)]) == 0
+    capsys.readouterr()
+    names = sorted(p.name for p in out.iterdir())
+    assert "plot-stale_metric.png" not in names and "plot-stale_metric.svg" not in names
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine\n"
+    assert (out / "summary.md").read_text(encoding="utf-8") != "earlier\n"

@@ -379,6 +379,23 @@ def test_compare_rejects_bad_input(reference_report: Report, tmp_path: Path,
     assert "c.json: format: not a kratix-sim-report/v1 report" in err and "--tolerance 'x'" in err
     with pytest.raises(InputError):
         Tolerance.parse(["jobs=ten"])
+    with pytest.raises(InputError, match="given twice"):
+        Tolerance.parse(["jobs=30,jobs=5"])
+    with pytest.raises(InputError, match="give N%"):
+        Tolerance.parse([""])
+    # a misspelt metric would leave the real one at the default tolerance
+    assert main(["report", "compare", str(tmp_path / "a.json"), str(tmp_path / "a.json"),
+                 "--tolerance", "Jobs=30"]) == 2
+    assert "--tolerance: no metric 'Jobs' in these reports; accepted: " in capsys.readouterr().err
+
+
+def test_a_new_failing_case_counts_as_a_new_failure(reference_report: Report) -> None:
+    """The headline counts a new case that fails among the new failures, as the REGRESSION it is."""
+    more = reference_report.model_copy(deep=True)
+    failing = more.cases[0].model_copy(update={"id": "added::W1", "result": "fail", "message": "broken"})
+    more.cases.append(failing)
+    comparison = compare(reference_report, more)
+    assert comparison.regressions and comparison.headline().startswith("1 new failures, ")
 
 
 def test_render_reproduces_the_report_from_its_json(failing_dir: Path, tmp_path: Path) -> None:

@@ -887,6 +887,15 @@ def check_promise_reruns_gate_resources(run: Run) -> None:
         assert 72368 <= interval["t"] < 72370
         assert any(72184 < t < 72368 and r == "waiting-for-promise" for t, r in run.reasons(obj)), obj
     assert run.cond(team_b, CONFIGURE_COMPLETED) == ("True", "PipelinesExecutedSuccessfully")
+    # the run summary's timeline shows why: the Promise's status, and each wait once as it begins
+    summary = RunSummary()
+    for event in run.trace.events:
+        summary(event)
+    lines = summary.render_text(run.trace.header).splitlines()
+    waits = [line.split()[0] for line in lines if line.endswith("default/team-a waits for its Promise (W13)")]
+    assert waits == ["0s", "2h30s", "20h4m8s"]
+    assert sum(line.endswith("promise/monitoring Unavailable (its configure workflow runs or failed: its resources "
+                             "wait, W13)") for line in lines) == 3
 
 
 def check_two_resources_run_in_parallel(run: Run) -> None:

@@ -121,6 +121,7 @@ def run_export(args: argparse.Namespace) -> int:
     lists = export_trace(trace, origin, args.kind, args.api_version, at)
     for name, document in lists.items():
         write_atomic(args.out / name, to_yaml(document))
-    counts = ", ".join(f"{name}: {len(document['items'])} objects" for name, document in lists.items())
+    counts = ", ".join(f"{name}: {len(document['items'])} object{'' if len(document['items']) == 1 else 's'}"
+                       for name, document in lists.items())
     print(f"{args.out}: {counts}")
     return EXIT_OK

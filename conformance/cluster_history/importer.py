@@ -259,11 +259,17 @@ class _Importer:
             self.add(job.created, (_JOBS, job.order, -2), event="spec_updated", object=job.key, hash=job.hash,
                      inferred=True)
         backoff = obj.field("spec", "backoffLimit")
+        if backoff is not None and (isinstance(backoff, bool) or not isinstance(backoff, int) or backoff < 0):
+            raise obj.error(f"backoffLimit {backoff!r}: Kubernetes requires an integer of 0 or more",
+                            "spec", "backoffLimit")
         policy = obj.field("spec", "template", "spec", "restartPolicy")
+        if policy is not None and policy not in ("OnFailure", "Never"):
+            raise obj.error(f"restartPolicy {policy!r}: a Job's pods are OnFailure or Never",
+                            "spec", "template", "spec", "restartPolicy")
         self.add(job.created, (_JOBS, job.order, -1), event="job_created", **common,
                  promise=job.promise if job.workflow == "resource" else None,
-                 backoff_limit=backoff if isinstance(backoff, int) else DEFAULT_BACKOFF_LIMIT,
-                 restart_policy=policy if isinstance(policy, str) else "OnFailure")
+                 backoff_limit=DEFAULT_BACKOFF_LIMIT if backoff is None else backoff,
+                 restart_policy=policy or "OnFailure")
         ends: list[tuple[datetime, int, dict[str, Any]]] = []
         conditions = obj.field("status", "conditions") or []
         for i, condition in enumerate(conditions if isinstance(conditions, list) else []):

@@ -57,14 +57,14 @@ class Tolerance:
     def parse(cls, specs: list[str] | None) -> Tolerance:
         tolerance = cls()
         for spec in (s.strip() for item in specs or [] for s in item.split(",")):
-            if not spec:
-                continue
             match = _SPEC.match(spec)
             if match is None:
                 raise InputError(f"--tolerance {spec!r}: give N%, N, METRIC=N% or METRIC=N")
             value = float(match["value"])
             bound = Bound(relative=value / 100) if match["pct"] else Bound(absolute=value)
             if match["metric"]:
+                if match["metric"] in tolerance.metrics:
+                    raise InputError(f"--tolerance: metric {match['metric']!r} given twice")
                 tolerance.metrics[match["metric"]] = bound
             else:
                 tolerance.default = bound
@@ -104,7 +104,8 @@ class Comparison:
 
     def headline(self) -> str:
         metric = [c for c in self.changes if c.kind == "metric"]
-        return (f"{self.count('new failure')} new failures, {self.count('fixed')} fixed failures, "
+        failing = sum(1 for c in self.changes if c.kind == "new failure" or (c.kind == "new case" and c.regression))
+        return (f"{failing} new failures, {self.count('fixed')} fixed failures, "
                 f"{len(metric)} metric changes beyond tolerance ({sum(c.regression for c in metric)} regressions); "
                 + ("REGRESSION" if self.regressions else "no regression"))
 
@@ -134,6 +135,11 @@ def compare(baseline: Report, new: Report, tolerance: Tolerance | None = None,
     if baseline.kind != new.kind:
         raise InputError(f"cannot compare a {baseline.kind!r} report with a {new.kind!r} report")
     tolerance = tolerance or Tolerance()
+    known = sorted({metric for report in (baseline, new) for run in report.runs for metric in run.metrics})
+    unknown = sorted(set(tolerance.metrics) - set(known))
+    if unknown:  # a misspelt metric would quietly leave the real one at the default tolerance
+        raise InputError(f"--tolerance: no metric {', '.join(map(repr, unknown))} in these reports; "
+                         f"accepted: {', '.join(known) or 'none'}")
     changes: list[Change] = []
     old_cases = {c.id: c for c in baseline.cases}
     new_cases = {c.id: c for c in new.cases}

@@ -52,6 +52,16 @@ class Outputs:
     def paths(self) -> list[Path]:
         return [p for p in (self.markdown, self.junit, self.json, self.html) if p is not None]
 
+    def check(self) -> None:
+        """Refuse before anything runs what could never be written: a folder where a report goes, or a file where
+        a folder of its path goes (``--report FILE``)."""
+        for path in self.paths():
+            if path.is_dir():
+                raise InputError(f"cannot write {path}: it is a folder")
+            existing = next((parent for parent in path.parents if parent.exists()), None)
+            if existing is not None and not existing.is_dir():
+                raise InputError(f"cannot write {path}: {existing} is not a folder")
+
 
 def write_outputs(report: Report, outputs: Outputs, plots: bool = True) -> list[Path]:
     """Render and write what ``outputs`` asks for; returns the paths written."""

@@ -21,6 +21,7 @@ from sim.experiments.stats import MeanCI, mean_ci
 from sim.metrics import METRICS, SAMPLED_PREFIX
 from sim.yamlio import write_atomic
 
+SUMMARY = "summary.md"  # beside it, plot-<metric>.png and .svg
 LEVEL = 0.95
 
 
@@ -175,6 +176,6 @@ def write_plots(loaded: LoadedExperiment, rows: Sequence[Sequence[str]], out: Pa
 
 
 def write_summary(loaded: LoadedExperiment, rows: Sequence[Sequence[str]], out: Path) -> Path:
-    path = out / "summary.md"
+    path = out / SUMMARY
     write_atomic(path, render_summary(loaded, rows) + "\n")
     return path

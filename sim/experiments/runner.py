@@ -29,6 +29,7 @@ from typing import IO, Any, Protocol
 
 from sim.errors import InputError, Location, describe_exception
 from sim.experiments.loader import LoadedExperiment, format_value
+from sim.experiments.report import SUMMARY
 from sim.metrics import StreamingMetrics, sampled_time_s
 from sim.model.promise import Promise
 from sim.scenario import Scenario
@@ -309,9 +310,10 @@ class ResultStore:
         manifest = self.manifest()
         if resume:
             self.rows = self._resumable(manifest)
-        else:
-            self.partial_path.unlink(missing_ok=True)
-            self.results_path.unlink(missing_ok=True)
+        else:  # everything an earlier sweep wrote here, so no other experiment's summary or plot stays behind
+            for path in (self.partial_path, self.results_path, self.out / SUMMARY, *sorted(self.out.glob("plot-*.png")),
+                         *sorted(self.out.glob("plot-*.svg"))):
+                path.unlink(missing_ok=True)
         write_atomic(self.out / MANIFEST, json.dumps(manifest, indent=2) + "\n")
         if self.rows:
             self.write()  # fold an earlier partial file into results.csv
