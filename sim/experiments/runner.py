@@ -215,8 +215,10 @@ class DaskBackend:
 
         scratch = str(self._scratch.enter_context(temporary_directory("kratix-sim-dask-")))  # removed by close()
         config: Any = importlib.import_module("dask").config
-        with _children_ignore_sigint(), _environment(DASK_LOGGING__DISTRIBUTED="error"), \
-                config.set({"temporary-directory": scratch}):  # workers stay quiet; scratch space is ours
+        # Workers stay quiet: a task's error reaches the client as an exception, a lost worker as KilledWorker;
+        # what they log at ERROR is noise such as a heartbeat failing while an interrupt closes the scheduler.
+        with _children_ignore_sigint(), _environment(DASK_LOGGING__DISTRIBUTED="critical"), \
+                config.set({"temporary-directory": scratch}):  # scratch space is ours
             self.cluster = LocalCluster(n_workers=self.workers, processes=True, threads_per_worker=1,
                                         dashboard_address=None, local_directory=scratch)
         return Client(self.cluster)
