@@ -13,6 +13,7 @@ from conformance.context import CheckContext, Evidence, Pipelines
 from conformance.liveness import check_liveness
 from conformance.rules import JUDGEABLE, ON_REQUEST, TRACE_RULES
 from conformance.verdict import Verdict
+from sim.durations import format_duration
 from sim.errors import HarnessError
 from sim.model.promise import WORKFLOW_ACTIONS, WORKFLOW_TYPES, Promise
 from sim.scenario import Assertion, Scenario
@@ -56,7 +57,8 @@ def _assertion(ctx: CheckContext, assertion: Assertion) -> Verdict:
     if latest is not None and latest.get("status") == assertion.status:
         return Verdict(EXPECT, "pass")
     got = "never set" if latest is None else f"{latest.get('status')} ({latest.get('reason')})"
-    message = (f"by {assertion.by:g} s {assertion.target} should have {assertion.condition}={assertion.status}; "
+    message = (f"by {format_duration(assertion.by)} ({assertion.by:g} s) {assertion.target} should have "
+               f"{assertion.condition}={assertion.status}; "
                f"it was {got}")
     if latest is not None:
         return ctx.fail(EXPECT, latest, message)

@@ -72,8 +72,8 @@ def test_a_failing_scenario_fails_its_rule_with_pytests_own_junit(pytester: pyte
                  "--junitxml", "out.xml", "--kratix-unknown", "pass")
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines([
-        "*EXPECT the scenario's expectations (expect.assertions) (safety) FAIL: wrong-expectation seed 11: by 3600 s "
-        "default/shop should have ConfigureWorkflowCompleted=True*",
+        "*EXPECT the scenario's expectations (expect.assertions) (safety) FAIL: wrong-expectation seed 11: "
+        "by 1h (3600 s) default/shop should have ConfigureWorkflowCompleted=True*",
         "*reproduce: kratix-sim check scenarios/wrong-expectation.yaml --seed 11 --seeds 1",
         "FAILED scenarios/wrong-expectation.yaml::EXPECT*"])
     xml = JUnitXml.fromfile(str(pytester.path / "out.xml"))

@@ -389,6 +389,18 @@ def test_compare_rejects_bad_input(reference_report: Report, tmp_path: Path,
     assert "--tolerance: no metric 'Jobs' in these reports; accepted: " in capsys.readouterr().err
 
 
+def test_an_invalid_report_field_is_named_by_its_path_in_the_file(reference_report: Report, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A wrong value in a report names its key path (runs[0].metrics.jobs), not pydantic's union members."""
+    data = json.loads(reference_report.dumps())
+    data["runs"][0]["metrics"]["jobs"] = "many"
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    (tmp_path / "good.json").write_text(reference_report.dumps())
+    assert main(["report", "compare", str(tmp_path / "good.json"), str(tmp_path / "bad.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"kratix-sim: error: {tmp_path / 'bad.json'}: runs[0].metrics.jobs: invalid report: "), err
+
+
 def test_a_new_failing_case_counts_as_a_new_failure(reference_report: Report) -> None:
     """The headline counts a new case that fails among the new failures, as the REGRESSION it is."""
     more = reference_report.model_copy(deep=True)

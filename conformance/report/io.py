@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from conformance.report.model import REPORT_FORMAT, Report
 from sim import yamlio
 from sim.errors import InputError, Location
-from sim.yamlio import DEFAULT_LIMITS, Limits, read_text
+from sim.yamlio import DEFAULT_LIMITS, Limits, format_path, read_text
 
 DIR_FILES = {"markdown": "report.md", "junit": "report.xml", "json": "report.json", "html": "report.html"}
 
@@ -101,5 +102,23 @@ def load_report(path: Path, limits: Limits = DEFAULT_LIMITS) -> Report:
         return Report.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"])
-        raise InputError(f"invalid report: {error['msg']}", Location(str(path), where)) from exc
+        raise InputError(f"invalid report: {error['msg']}", Location(str(path), _data_path(data, error["loc"]))) \
+            from exc
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> str:
+    """Pydantic's error location as a path in the document (``runs[0].metrics.jobs``), without the names of
+    the union members it tried (``int``, ``float``...), which are no keys of the file."""
+    path: list[str | int] = []
+    for part in loc:
+        inside = (isinstance(data, dict) and part in data) or (
+            isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data))
+        if inside:
+            data = data[part]
+        elif isinstance(data, dict | list):
+            path.append(part)  # a missing key: where it should be
+            break
+        else:
+            break  # a union member's name, below the value that failed
+        path.append(part)
+    return format_path(tuple(path))
