@@ -82,7 +82,7 @@ def _limits(args: argparse.Namespace) -> Limits:
 
 def _save(args: argparse.Namespace) -> int:
     from conformance.report import load_report, make_baseline
-    from conformance.report.io import write_atomic
+    from sim.yamlio import write_atomic
 
     target: Path = args.to or args.report.with_name("baseline.json")
     baseline = make_baseline(load_report(args.report, _limits(args)))
@@ -93,7 +93,7 @@ def _save(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from conformance.report import Tolerance, compare, load_report
-    from conformance.report.io import write_atomic
+    from sim.yamlio import write_atomic
 
     tolerance = Tolerance.parse(args.tolerance)
     limits = _limits(args)

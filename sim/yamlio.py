@@ -251,7 +251,10 @@ def load_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[YamlDocument]
     return list(parse_documents(read_text(path, limits), str(path), limits))
 
 
-def write_atomic(path: Path, text: str, permissions: int = 0o600) -> None:
+OUTPUT_MODE = 0o644  # what kratix-sim writes for the user: readable like any report or CI artifact
+
+
+def write_atomic(path: Path, text: str, permissions: int = OUTPUT_MODE) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
     with atomic_writer(path, permissions) as handle:
         assert handle is not None
@@ -259,7 +262,7 @@ def write_atomic(path: Path, text: str, permissions: int = 0o600) -> None:
 
 
 @contextmanager
-def atomic_writer(path: Path | None, permissions: int = 0o600) -> Iterator[IO[str] | None]:
+def atomic_writer(path: Path | None, permissions: int = OUTPUT_MODE) -> Iterator[IO[str] | None]:
     """A text handle whose content replaces ``path`` only if the block ends without an exception.
 
     ``None`` gives ``None`` (nothing to write). A failed or interrupted write (also SIGTERM, see

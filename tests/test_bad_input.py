@@ -292,6 +292,8 @@ def test_trace_export_at_takes_a_duration(tmp_path: Path) -> None:
     for name in ("objects.yaml", "jobs-pods.yaml", "events.yaml"):
         assert (by_units / name).read_bytes() == (by_seconds / name).read_bytes()
     assert "Resource" in (by_units / "objects.yaml").read_text(encoding="utf-8")
+    # every output is world-readable like a report (0644), whatever it holds
+    assert {p.stat().st_mode & 0o777 for p in (trace, by_units / "objects.yaml", by_seconds / "events.yaml")} == {0o644}
     late = _sim("trace", "export", trace, "--out", tmp_path / "late", "--at", "30d")  # quickstart ends at 30h
     assert late.returncode == 2 and "--at 30d is after the trace ends (t=108000 s)" in late.stderr, late.stderr
     assert not (tmp_path / "late").exists()

@@ -10,18 +10,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from conformance.report.model import REPORT_FORMAT, Report
-from sim import yamlio
 from sim.errors import InputError, Location
-from sim.yamlio import DEFAULT_LIMITS, Limits, format_path, read_text
+from sim.yamlio import DEFAULT_LIMITS, Limits, format_path, read_text, write_atomic
 
 DIR_FILES = {"markdown": "report.md", "junit": "report.xml", "json": "report.json", "html": "report.html"}
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` through a temporary file in the same folder and a rename; a failed or
-    interrupted write leaves the old file. The file is world-readable (0644): reports are meant to be
-    published."""
-    yamlio.write_atomic(path, text, permissions=0o644)
 
 
 @dataclass
