@@ -38,6 +38,16 @@ def fire_times_ms(fault: Fault, index: int, sim: Simulation, horizon_ms: int) ->
         yield t
 
 
+def _object_key(target: str | None, promise: str) -> str | None:
+    """The object a fault names, as the trace names objects (``promise/<name>``, ``namespace/name``); None for
+    none or any (``*``)."""
+    if target is None or target == "*":
+        return None
+    if target == "promise":
+        return f"promise/{promise}"
+    return target if "/" in target else f"default/{target}"
+
+
 def schedule(sim: Simulation, fault: Fault, index: int, horizon_ms: int) -> Generator[Any, Any, None]:
     """A simpy process that applies ``fault`` at each of its times. A controller-restart holds this process for
     its downtime: a time of the same schedule that falls within it is skipped (a restart has no effect while
@@ -46,6 +56,5 @@ def schedule(sim: Simulation, fault: Fault, index: int, horizon_ms: int) -> Gene
         if t < sim.env.now:
             continue
         yield sim.env.timeout(t - int(sim.env.now))
-        target = f"promise/{sim.promise.name}" if fault.target == "promise" else fault.target
-        sim.cluster.emit("fault_injected", reason=fault.kind, object=target)
+        sim.cluster.emit("fault_injected", reason=fault.kind, object=_object_key(fault.target, sim.promise.name))
         yield from sim.apply_fault(fault)

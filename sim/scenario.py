@@ -134,7 +134,24 @@ class Fault(_Strict):
             raise ValueError("give exactly one of at, every, rate")
         if self.every is not None and self.every <= 0:
             raise ValueError("every must be positive")
+        if self.at is not None and {"from_", "until"} & self.model_fields_set:
+            raise ValueError("from and until bound an every or rate schedule, not at")
+        for name in sorted(self.model_fields_set & _KIND_FIELDS.keys()):
+            if self.kind not in _KIND_FIELDS[name]:
+                raise ValueError(f"{name} does not apply to {self.kind} (only to {', '.join(_KIND_FIELDS[name])})")
+        if self.kind == "update-resource" and not self.spec:
+            raise ValueError("update-resource needs spec: the merge patch to apply to the resource's spec")
         return self
+
+
+# Fields that only some fault kinds read: given to another kind, they would be ignored.
+_KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "downtime": ("controller-restart",),
+    "spec": ("update-resource", "update-promise", "create-resource"),
+    "container": ("container-failure",),
+    "exitCode": ("container-failure",),
+    "count": ("container-failure",),
+}
 
 
 def _condition_status(value: Any) -> Any:

@@ -260,6 +260,26 @@ def _listed(names: list[str]) -> str:
     return ", ".join(shown(name) for name in names)
 
 
+PROMISE_FAULTS = frozenset({"update-promise", "delete-promise", "reconcile-resources"})
+RESOURCE_FAULTS = {"update-resource": "update-promise", "delete-resource": "delete-promise"}  # -> the Promise's
+
+
+def check_promise_patches(scenario: Scenario, promise: Promise, source: SourceMap) -> None:
+    """Each update-promise patch, applied in turn to the Promise, must leave a valid Promise: found before the
+    run, at the fault's ``spec``, not when the fault fires."""
+    from sim.simulation import merge_patch, patched_promise_problem
+
+    raw = promise.model_dump(mode="json")
+    for index, fault in enumerate(scenario.spec.faults):
+        if fault.kind != "update-promise" or not fault.spec:
+            continue
+        raw = {**raw, "spec": merge_patch(raw["spec"], fault.spec)}
+        try:
+            Promise.model_validate(raw)
+        except ValidationError as exc:
+            raise InputError(patched_promise_problem(exc), source.at(("spec", "faults", index, "spec"))) from exc
+
+
 def check_against_promise(scenario: Scenario, promise: Promise, source: SourceMap) -> None:
     """Behaviour keys name real containers; resources are named once; fault targets exist (negative times
     fail in parse_duration)."""
@@ -280,6 +300,7 @@ def check_against_promise(scenario: Scenario, promise: Promise, source: SourceMa
     for fault in scenario.spec.faults:
         if fault.kind == "create-resource" and fault.target:
             targets.add(fault.target if "/" in fault.target else f"default/{fault.target}")
+    check_promise_patches(scenario, promise, source)
     accepted_targets = sorted(targets | {"promise", f"promise/{promise.name}"})
     for index, fault in enumerate(scenario.spec.faults):
         at: PathKey = ("spec", "faults", index)
@@ -294,13 +315,22 @@ def check_against_promise(scenario: Scenario, promise: Promise, source: SourceMa
         if fault.kind == "controller-restart" and fault.target is not None:
             raise InputError("controller-restart takes no target: it restarts the whole controller",
                              source.at((*at, "target")))
+        promise_target = fault.target is not None and (fault.target == "promise" or fault.target.startswith("promise/"))
+        if fault.kind == "create-resource" and promise_target:
+            raise InputError("create-resource creates a resource: name it namespace/name (`promise` is the Promise)",
+                             source.at((*at, "target")))
         if fault.kind in ("controller-restart", "create-resource"):
             continue
+        if fault.target is not None and fault.kind in PROMISE_FAULTS and not promise_target:
+            raise InputError(f"{fault.kind} acts on the Promise: its target is `promise` (or leave it out), "
+                             f"not {fault.target!r}", source.at((*at, "target")))
+        if fault.kind in RESOURCE_FAULTS and (promise_target or fault.target is None):
+            raise InputError(f"{fault.kind} acts on a resource: give its target (namespace/name); for the Promise "
+                             f"use {RESOURCE_FAULTS[fault.kind]}", source.at((*at, "target") if fault.target else at))
         if fault.target is not None and fault.target not in accepted_targets:
             raise InputError(f"target {fault.target!r} does not exist; accepted: {_listed(accepted_targets)}",
                              source.at((*at, "target")))
-        if fault.target is None and fault.kind in ("update-resource", "delete-resource", "manual-reconcile",
-                                                    "resume") and not targets:
+        if fault.target is None and fault.kind in ("manual-reconcile", "resume") and not targets:
             raise InputError(f"fault {fault.kind} needs a target", source.at(at))
 
 

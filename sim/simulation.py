@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import simpy
+from pydantic import ValidationError
 
 from sim import __version__
 from sim.cluster.api import Cluster
@@ -47,11 +48,19 @@ from sim.profiles import Profile, get_profile
 from sim.rng import Rng
 from sim.scenario import Fault, ResourceSpec, Scenario
 from sim.trace import TRACE_FORMAT, Event, Recorder, Sink, Trace
+from sim.yamlio import format_path
 
 if TYPE_CHECKING:
     from sim.executors.simulated import SimulatedRealExecutor
 
 PROMISE_PREFIX = "promise/"
+
+
+def patched_promise_problem(exc: ValidationError) -> str:
+    """One line for a Promise an update-promise patch made invalid: the key and pydantic's message."""
+    first = exc.errors()[0]
+    where = format_path(tuple(p for p in first["loc"] if isinstance(p, str | int)))
+    return f"the patched Promise is invalid at {where or 'its root'}: {first['msg']}"
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -346,8 +355,8 @@ class Simulation:
             raw["spec"] = merge_patch(raw["spec"], patch)
             try:
                 self.promise = Promise.model_validate(raw)
-            except Exception as exc:
-                raise InputError(f"update-promise: the patched Promise is invalid: {exc}",
+            except ValidationError as exc:
+                raise InputError(f"update-promise: {patched_promise_problem(exc)}",
                                  Location(f"<scenario {self.scenario.name}>", "spec.faults")) from exc
         else:
             self.promise_revision += 1

@@ -136,6 +136,21 @@ def test_the_fixture_promise_is_fine_and_only_the_scenarios_are_broken(tmp_path:
      "  promise: p.yaml\n  expect:\n    assertions:\n"
      "      - {by: 1h, target: default/web, condition: Ready, status: maybe}\n", 9,
      "spec.expect.assertions[0].status", ("unknown status 'maybe'", "accepted: True, False, Unknown")),
+    ("bad-promise-patch.yaml", "apiVersion: kratix-sim/v1alpha1\nkind: Scenario\nmetadata:\n  name: x\nspec:\n"
+     "  promise: p.yaml\n  faults:\n    - {at: 10h, kind: update-promise, spec: {api: 5}}\n", 8,
+     "spec.faults[0].spec", ("the patched Promise is invalid at spec.api",)),
+    ("promise-fault-on-a-resource.yaml", "apiVersion: kratix-sim/v1alpha1\nkind: Scenario\nmetadata:\n  name: x\n"
+     "spec:\n  promise: p.yaml\n  resources:\n    - {name: web}\n  faults:\n"
+     "    - {at: 1h, kind: delete-promise, target: default/web}\n", 10, "spec.faults[0].target",
+     ("delete-promise acts on the Promise",)),
+    ("resource-fault-on-the-promise.yaml", "apiVersion: kratix-sim/v1alpha1\nkind: Scenario\nmetadata:\n  name: x\n"
+     "spec:\n  promise: p.yaml\n  resources:\n    - {name: web}\n  faults:\n"
+     "    - {at: 1h, kind: update-resource, target: promise, spec: {x: 1}}\n", 10, "spec.faults[0].target",
+     ("update-resource acts on a resource", "for the Promise use update-promise")),
+    ("field-of-another-kind.yaml", "apiVersion: kratix-sim/v1alpha1\nkind: Scenario\nmetadata:\n  name: x\n"
+     "spec:\n  promise: p.yaml\n  resources:\n    - {name: web}\n  faults:\n"
+     "    - {at: 1h, kind: manual-reconcile, target: default/web, downtime: 1m}\n", 10, "spec.faults[0]",
+     ("downtime does not apply to manual-reconcile (only to controller-restart)",)),
     ("same-resource-twice.yaml", "apiVersion: kratix-sim/v1alpha1\nkind: Scenario\nmetadata:\n  name: x\nspec:\n"
      "  promise: p.yaml\n  resources:\n    - {name: web, count: 2}\n    - {name: web-1}\n", 9,
      "spec.resources[1].name", ("resource default/web-1 is named twice",)),
