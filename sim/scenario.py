@@ -134,10 +134,11 @@ class Fault(_Strict):
             raise ValueError("give exactly one of at, every, rate")
         if self.every is not None and self.every <= 0:
             raise ValueError("every must be positive")
-        if self.at is not None and {"from_", "until"} & self.model_fields_set:
+        # judged by value, not by the keys written, so a dumped Fault (defaults spelt out) reads back
+        if self.at is not None and (self.from_ != 0 or self.until is not None):
             raise ValueError("from and until bound an every or rate schedule, not at")
-        for name in sorted(self.model_fields_set & _KIND_FIELDS.keys()):
-            if self.kind not in _KIND_FIELDS[name]:
+        for name in sorted(_KIND_FIELDS):
+            if getattr(self, name) != Fault.model_fields[name].default and self.kind not in _KIND_FIELDS[name]:
                 raise ValueError(f"{name} does not apply to {self.kind} (only to {', '.join(_KIND_FIELDS[name])})")
         if self.kind == "update-resource" and not self.spec:
             raise ValueError("update-resource needs spec: the merge patch to apply to the resource's spec")
