@@ -247,28 +247,17 @@ def check_single_delete_pipeline(loaded: LoadedPromise) -> list[Finding]:
 # --- V3, V4: pipeline and container fields ------------------------------------------------------------
 
 
-def _unknown_keys(
-    loaded: LoadedPromise, raw: dict[str, Any], known: frozenset[str], path: PathKey, where: str,
-) -> list[Finding]:
-    return [
-        _finding(
-            loaded, "V3", "error", (*path, str(key)),
-            f'unknown field "{key}" in {where}{_suggest(str(key), known)}; Kratix rejects unknown Pipeline '
-            f"fields (known: {', '.join(sorted(known))})",
-        )
-        for key in raw
-        if str(key) not in known
-    ]
+_PIPELINE_FIELDS_RULE = "Kratix rejects unknown Pipeline fields"
+_PROMISE_FIELDS_RULE = ("the API server rejects unknown fields of a Promise (strict field validation) or drops them, "
+                        "and Kratix never sees what is under it")
 
 
-def _unknown_promise_keys(loaded: LoadedPromise, raw: dict[str, Any], known: frozenset[str], path: PathKey,
-                          where: str) -> list[Finding]:
+def _unknown_keys(loaded: LoadedPromise, raw: dict[str, Any], known: frozenset[str], path: PathKey, where: str,
+                  why: str = _PIPELINE_FIELDS_RULE) -> list[Finding]:
     return [
-        _finding(
-            loaded, "V3", "error", (*path, str(key)),
-            f'unknown field "{key}" in {where}{_suggest(str(key), known)}; the API server rejects unknown fields '
-            "of a Promise (strict field validation) or drops them, and Kratix never sees what is under it",
-        )
+        _finding(loaded, "V3", "error", (*path, str(key)),
+                 f'unknown field "{key}" in {where}{_suggest(str(key), known)}; {why} (known: '
+                 f"{', '.join(sorted(known))})")
         for key in raw
         if str(key) not in known
     ]
@@ -278,13 +267,14 @@ def check_promise_fields(loaded: LoadedPromise) -> list[Finding]:
     """V3, the layers above the Pipelines: no unknown field in the Promise's spec, spec.workflows or a workflow
     type (a misspelt ``workflow:`` or ``resources:`` would leave the Promise without pipelines)."""
     spec = _mapping(loaded.raw.get("spec"))
-    findings = _unknown_promise_keys(loaded, spec, _fields(PromiseSpec), ("spec",),
-                                     "the Promise spec")
+    findings = _unknown_keys(loaded, spec, _fields(PromiseSpec), ("spec",), "the Promise spec",
+                             _PROMISE_FIELDS_RULE)
     workflows = _mapping(spec.get("workflows"))
-    findings += _unknown_promise_keys(loaded, workflows, _fields(Workflows), ("spec", "workflows"), "spec.workflows")
+    findings += _unknown_keys(loaded, workflows, _fields(Workflows), ("spec", "workflows"), "spec.workflows",
+                              _PROMISE_FIELDS_RULE)
     for workflow in WORKFLOW_TYPES:
-        findings += _unknown_promise_keys(loaded, _mapping(workflows.get(workflow)), _fields(WorkflowActions),
-                                          ("spec", "workflows", workflow), f"spec.workflows.{workflow}")
+        findings += _unknown_keys(loaded, _mapping(workflows.get(workflow)), _fields(WorkflowActions),
+                                  ("spec", "workflows", workflow), f"spec.workflows.{workflow}", _PROMISE_FIELDS_RULE)
     return findings
 
 

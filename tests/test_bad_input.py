@@ -239,6 +239,12 @@ def test_a_sweep_folder_that_cannot_be_created_is_one_line_of_bad_input(tmp_path
     assert (tmp_path / "a-file").read_text(encoding="utf-8") == "mine\n"
 
 
+def assert_one_line_of_bad_input(result: subprocess.CompletedProcess[str], message: str) -> None:
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and message in lines[0], lines
+
+
 def _sim(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "sim", *map(str, args)], cwd=REPO_ROOT, capture_output=True,
                           text=True, timeout=120, check=False)
@@ -333,10 +339,7 @@ def test_mounts_and_external_folders_are_checked_before_anything_runs(tmp_path: 
                                                                       message: str) -> None:
     """A mount's HOST must exist and its TARGET, like an --external folder, must be an absolute path outside
     the pod's volumes (/kratix): one line of bad input (exit 2), never a judged failure or an internal error."""
-    result = _sim(*args)
-    lines = result.stderr.splitlines()
-    assert result.returncode == 2, result.stderr
-    assert len(lines) == 1 and message in lines[0], lines
+    assert_one_line_of_bad_input(_sim(*args), message)
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -357,10 +360,7 @@ def test_mounts_and_external_folders_are_checked_before_anything_runs(tmp_path: 
 def test_an_option_that_would_be_ignored_is_refused(args: list[str], message: str) -> None:
     """An option meant for another mode (a container engine with the process executor, a re-run's clock
     without re-runs) is one line of bad input, not silently dropped."""
-    result = _sim(*args)
-    lines = result.stderr.splitlines()
-    assert result.returncode == 2, result.stderr
-    assert len(lines) == 1 and message in lines[0], lines
+    assert_one_line_of_bad_input(_sim(*args), message)
 
 
 _TINY_SCENARIO = """\

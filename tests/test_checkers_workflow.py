@@ -921,12 +921,16 @@ def test_w13_resource_during_a_later_promise_run(profile: str, gated: bool) -> N
     """A resource Job created while a manual re-run of the Promise's workflow is in flight: a violation where
     an Unavailable Promise gates its resources (kratix-2026.08), allowed in kratix-2025; after the Promise's
     `done` reconcile it is allowed in both."""
-    b = TraceBuilder(profile=profile)
-    promise_installed(b)
-    b.at(2000).event("label_set", object=P, label=MANUAL, value="true")
-    b.event("label_removed", object=P, label=MANUAL)
-    in_progress(b, P)
-    job_created(b, "install-2", "install", 0, obj=P, hash_="ph1")
+    def promise_rerun_started() -> TraceBuilder:
+        b = TraceBuilder(profile=profile)
+        promise_installed(b)
+        b.at(2000).event("label_set", object=P, label=MANUAL, value="true")
+        b.event("label_removed", object=P, label=MANUAL)
+        in_progress(b, P)
+        job_created(b, "install-2", "install", 0, obj=P, hash_="ph1")
+        return b
+
+    b = promise_rerun_started()
     b.after(30).event("label_set", object=R, label=MANUAL, value="true")
     b.event("label_removed", object=R, label=MANUAL)
     in_progress(b)
@@ -937,12 +941,7 @@ def test_w13_resource_during_a_later_promise_run(profile: str, gated: bool) -> N
         assert "created while the Promise was Unavailable" in verdict.message
     else:
         assert_passes(verdict)
-    after = TraceBuilder(profile=profile)
-    promise_installed(after)
-    after.at(2000).event("label_set", object=P, label=MANUAL, value="true")
-    after.event("label_removed", object=P, label=MANUAL)
-    in_progress(after, P)
-    job_created(after, "install-2", "install", 0, obj=P, hash_="ph1")
+    after = promise_rerun_started()
     pod(after, "install-2", obj=P, status=[completed_true(P)])
     after.after(1)
     job_ended(after, "install-2", "install", 0, obj=P, hash_="ph1")

@@ -19,7 +19,7 @@ from test_pipeline_contract import EXAMPLE_NAMES, EXAMPLES_DIR, requires_tool, s
 
 from conformance.idempotency.diff import ABSENT, diff_values, join_path
 from conformance.idempotency.findings import short_change
-from conformance.idempotency.matrix import T0, Matrix, ProcessFactory
+from conformance.idempotency.matrix import T0, Matrix, MatrixResult, ProcessFactory
 from sim.cli import main
 from sim.executors.base import ExecutorUnavailable, Mount
 from sim.executors.container import ContainerExecutor
@@ -441,6 +441,15 @@ def test_diff_is_semantic_not_textual() -> None:
     assert join_path("", 0) == "[0]" and join_path("a", "b c") == 'a["b c"]'
 
 
+def _matrix_with_outside(tmp_path: Path, promise_path: Path) -> MatrixResult:
+    """The whole matrix on one request of the Promise, its outside world at /outside."""
+    request = {"apiVersion": "example.io/v1", "kind": "Demo", "metadata": {"name": "one"}, "spec": {}}
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    return Matrix(load_promise(promise_path).promise, "resource", request, ProcessFactory(ProcessExecutor()),
+                  externals=["/outside"], workdir=workdir).run()
+
+
 def test_external_state_is_compared_too(tmp_path: Path, process_ready: None) -> None:
     """A configure pipeline that appends a record to the outside world on every run never settles (I1)."""
     promise_path = _promise(tmp_path, """\
@@ -455,12 +464,7 @@ def test_external_state_is_compared_too(tmp_path: Path, process_ready: None) -> 
                 image: busybox
                 command: [sh, -c, 'echo "- sent" >> /outside/log.yaml']
 """)
-    loaded = load_promise(promise_path)
-    request = {"apiVersion": "example.io/v1", "kind": "Demo", "metadata": {"name": "one"}, "spec": {}}
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    result = Matrix(loaded.promise, "resource", request, ProcessFactory(ProcessExecutor()), externals=["/outside"],
-                    workdir=workdir).run()
+    result = _matrix_with_outside(tmp_path, promise_path)
     i1 = [f for f in result.findings if f.rule == "I1"]
     assert [(f.file, f.path, f.before, f.after) for f in i1] == [("/outside/log.yaml", "[2]", ABSENT, "sent")]
     i2 = [f for f in result.findings if f.rule == "I2"]  # a retry sends it twice
@@ -488,12 +492,7 @@ def test_i2_follows_the_pipelines_retry_settings(tmp_path: Path, process_ready: 
           spec: {{containers: [{{name: notify, image: busybox,
                   command: [sh, -c, 'echo "- sent" >> /outside/log.yaml']}}], {spec[1:-1]}}}
 """)
-    loaded = load_promise(promise_path)
-    request = {"apiVersion": "example.io/v1", "kind": "Demo", "metadata": {"name": "one"}, "spec": {}}
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    result = Matrix(loaded.promise, "resource", request, ProcessFactory(ProcessExecutor()), externals=["/outside"],
-                    workdir=workdir).run()
+    result = _matrix_with_outside(tmp_path, promise_path)
     found = [(f.container, f.file, f.path) for f in result.findings if f.rule == "I2"]
     assert found == i2
     assert check in result.checks["I2"]
