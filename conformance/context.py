@@ -88,14 +88,21 @@ class Evidence:
         return "; ".join(found) if found else None
 
 
+PipelineNames = dict[tuple[str, str], tuple[str, ...]]
+
+
 @dataclass(frozen=True)
 class Pipelines:
-    """Pipeline names in order, per (workflow, action), when the Promise is known."""
+    """Pipeline names in order, per (workflow, action), when the Promise is known; ``versions`` has them for
+    each spec hash the Promise object had during the run, when a Promise update changed them."""
 
-    names: dict[tuple[str, str], tuple[str, ...]]
+    names: PipelineNames
+    versions: dict[str, PipelineNames] = field(default_factory=dict)
 
-    def of(self, workflow: str, action: str) -> tuple[str, ...]:
-        return self.names.get((workflow, action), ())
+    def of(self, workflow: str, action: str, promise_hash: str | None = None) -> tuple[str, ...]:
+        """The names of the Promise version with ``promise_hash`` when known, else of the Promise as given."""
+        names = self.versions.get(promise_hash, self.names) if promise_hash is not None else self.names
+        return names.get((workflow, action), ())
 
 
 class CheckContext:
@@ -252,6 +259,16 @@ class CheckContext:
             elif event["event"] == "label_removed":
                 labels.discard(str(event.get("label")))
         return labels
+
+    def spec_hash_at(self, obj: str, seq: int) -> str | None:
+        """The spec hash ``obj`` had just before ``seq`` (from its ``object_created`` / ``spec_updated``)."""
+        found = None
+        for event in self.by_object.get(obj, []):
+            if event["seq"] >= seq:
+                break
+            if event["event"] in ("object_created", "spec_updated") and isinstance(event.get("hash"), str):
+                found = event["hash"]
+        return found
 
     def promise_key(self, obj: str) -> str | None:
         """``promise/<name>`` of an object (itself for a Promise); None when the trace cannot tell."""

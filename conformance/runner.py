@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conformance.bounds import heal_bound_s
 from conformance.checkers import run_checkers
-from conformance.context import CheckContext, Evidence, Pipelines
+from conformance.context import CheckContext, Evidence, PipelineNames, Pipelines
 from conformance.liveness import check_liveness
 from conformance.rules import JUDGEABLE, ON_REQUEST, TRACE_RULES
 from conformance.verdict import Verdict
@@ -25,13 +25,18 @@ EXPECT = "EXPECT"
 HARNESS = "HARNESS"  # the pseudo-rule of a run that crashed kratix-sim itself: a bug, never a pass
 
 
-def pipelines_of(promise: Promise) -> Pipelines:
-    names: dict[tuple[str, str], tuple[str, ...]] = {}
+def _names(promise: Promise) -> PipelineNames:
+    names: PipelineNames = {}
     for workflow in WORKFLOW_TYPES:
         for action in WORKFLOW_ACTIONS:
             pipelines = promise.pipelines(workflow, action)
             names[(workflow, action)] = tuple(p.name for p in (pipelines[:1] if action == "delete" else pipelines))
-    return Pipelines(names)
+    return names
+
+
+def pipelines_of(promise: Promise, versions: dict[str, Promise] | None = None) -> Pipelines:
+    """The Promise's pipeline names, and those of each version a run's Promise updates made (by spec hash)."""
+    return Pipelines(_names(promise), {h: _names(v) for h, v in sorted((versions or {}).items())})
 
 
 @dataclass
@@ -102,8 +107,8 @@ def run_and_judge(scenario: Scenario, promise: Promise, seed: int, rules: tuple[
     bound = heal_bound_s(scenario, promise)
     simulation = engine(scenario, seed=seed, promise=promise)
     trace = simulation.run(heal_s=bound)
-    verdicts = judge(trace, scenario_rules(scenario, rules), pipelines_of(promise), (heal_from_t(trace), bound),
-                     scenario.spec.expect.assertions)
+    verdicts = judge(trace, scenario_rules(scenario, rules), pipelines_of(promise, simulation.promise_versions),
+                     (heal_from_t(trace), bound), scenario.spec.expect.assertions)
     return RunVerdicts(scenario.name, source, seed, verdicts, trace if keep_trace else None)
 
 

@@ -27,6 +27,7 @@ class Timing:
     error_backoff_base_s: float = 0.005  # K2: controller-runtime per-item exponential back-off
     error_backoff_cap_s: float = 1000.0
     status_write_s: float = 0.1  # W9: a status write returns before the reconcile's RequeueAfter is registered
+    promise_unavailable_requeue_s: float = 60.0  # W13: a resource waiting for an Unavailable Promise (slowRequeue)
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,7 @@ class Simulation:
         self.rng = Rng(self.seed)
         self.promise = promise if promise is not None else resolve_promise(scenario)
         self.promise_revision = 0
+        self.promise_versions: dict[str, Promise] = {}  # each spec hash the Promise object had -> that Promise
         self._names_of: Promise | None = None  # the Promise ``_names`` were computed from
         self._names: dict[tuple[str, str], tuple[str, ...]] = {}
         self._interval_of: Promise | None = None  # the Promise ``_interval`` was computed from
@@ -270,6 +271,7 @@ class Simulation:
     # -- objects -------------------------------------------------------------------------------------
     def create_promise(self) -> KObject:
         spec = self._promise_spec()
+        self.promise_versions[spec_hash(spec)] = self.promise
         obj = KObject(kind="promise", key=PROMISE_PREFIX + self.promise.name, name=self.promise.name,
                       namespace=None, promise_name=self.promise.name, api_kind="Promise", spec=spec,
                       spec_hash=spec_hash(spec), labels=dict(self.promise.metadata.labels),
@@ -361,6 +363,7 @@ class Simulation:
         else:
             self.promise_revision += 1
         spec = self._promise_spec()
+        self.promise_versions[spec_hash(spec)] = self.promise
         self.cluster.update_spec(obj, spec, spec_hash(spec))
 
     # -- run -----------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ def notable(event: Event) -> bool:
     if name == "container_exited":
         return event.get("exit_code", 0) != 0 and event.get("reason") != "Killed"
     if name == "condition_set":
-        return event.get("type") in ("ConfigureWorkflowCompleted", "DeleteWorkflowCompleted") \
+        return event.get("type") in ("ConfigureWorkflowCompleted", "DeleteWorkflowCompleted", "PromiseAvailable") \
             and event.get("reason") != "PipelinesInProgress"
     if name == "status_updated":
         return "status" in event.get("fields", {})  # a Promise Available / Unavailable (W13)
@@ -206,6 +206,10 @@ def _describe(event: Event) -> str:
     if name == "container_exited":
         return (f"container {event.get('container')} of {obj} pipeline {event.get('pipeline')} exited "
                 f"{event.get('exit_code')}" + (f" ({event['reason']})" if event.get("reason") else ""))
+    if name == "condition_set" and event.get("type") == "PromiseAvailable":
+        why = "its Promise cannot fulfil it: waits, re-checked every 60 s" if event.get("status") == "False" else \
+            "its Promise can fulfil it again"
+        return f"{obj} PromiseAvailable={event.get('status')} ({why}, W13)"
     if name == "condition_set":
         return f"{obj} {event.get('type')}={event.get('status')} ({event.get('reason')})"
     if name == "event_recorded":

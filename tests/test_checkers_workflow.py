@@ -953,6 +953,31 @@ def test_w13_resource_during_a_later_promise_run(profile: str, gated: bool) -> N
     assert_passes(check("W13", after.context(PROMISE_PIPES)))
 
 
+@pytest.mark.parametrize("marks_available_first", [True, False])
+def test_w13_resource_job_while_the_resource_is_marked_promise_unavailable(marks_available_first: bool) -> None:
+    """A resource marked PromiseAvailable=False (its Promise could not fulfil it) starts a run only after a
+    reconcile marked it True again (Kratix ends that reconcile with the write): a Job while the mark is False
+    fails W13, even once the Promise is Available."""
+    b = TraceBuilder()
+    promise_installed(b)
+    b.at(2000).event("condition_set", object=R, type="PromiseAvailable", status="False",
+                     reason="PromiseRequirementsNotInstalled", message="Promise Requirements are not installed")
+    b.at(2060)
+    if marks_available_first:
+        b.event("condition_set", object=R, type="PromiseAvailable", status="True", reason="PromiseAvailable",
+                message="Promise Requirements are met")
+    b.event("label_set", object=R, label=MANUAL, value="true")
+    b.event("label_removed", object=R, label=MANUAL)
+    in_progress(b)
+    job = job_created(b, "a-2", "a", 0)
+    verdict = check("W13", b.context(PROMISE_PIPES))
+    if marks_available_first:
+        assert_passes(verdict)
+    else:
+        assert_fails(verdict, job)
+        assert "marked PromiseAvailable=False (since 2000 s)" in verdict.message
+
+
 def test_w13_unknown_when_the_promise_pipelines_are_unknown() -> None:
     b = TraceBuilder()
     begin(b)

@@ -262,3 +262,25 @@ def test_sim_run_is_the_python_api() -> None:
 
     scenario, promise = load_scenario(QUICKSTART)
     assert sim.run(scenario, seed=3).to_jsonl() == Simulation(scenario, seed=3, promise=promise).run().to_jsonl()
+
+
+@pytest.mark.parametrize(("before", "after"), [(("one", "two"), ("one",)), (("one",), ("one", "two"))])
+def test_w8_w11_judge_each_run_by_the_pipelines_of_its_promise_version(before: tuple[str, ...],
+                                                                      after: tuple[str, ...]) -> None:
+    """W8/W11: after an update-promise removed the last configure pipeline, the remaining one is the last of
+    the runs that follow (this used to fail W8); after one added a pipeline, the runs are judged, not unknown."""
+    from engine_helpers import promise, scenario
+
+    from conformance.runner import run_and_judge
+    from sim.model.promise import Promise
+
+    doc = promise(configure=before)
+    patch = {"workflows": promise(configure=after)["spec"]["workflows"]}
+    spec = scenario(doc, faults=[{"kind": "update-promise", "at": 3600, "target": "promise", "spec": patch},
+                                 {"kind": "controller-restart", "at": 3610, "downtime": 5}], duration=7200)
+    run = run_and_judge(spec, Promise.model_validate(doc), 1, select("W8,W11"), keep_trace=True)
+    verdicts = {v.rule: v for v in run.verdicts}
+    assert verdicts["W8"].result == "pass", verdicts["W8"].message
+    assert verdicts["W11"].result in ("pass", "unknown"), verdicts["W11"].message
+    assert run.trace is not None
+    assert {e["pipeline"] for e in run.trace.events if e["event"] == "job_created" and e["t"] >= 3600} == set(after)

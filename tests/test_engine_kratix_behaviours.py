@@ -730,7 +730,10 @@ def test_a_resource_waits_for_a_promise_updates_workflow_only_where_the_profile_
     rerun = jobs(trace)[1]
     if waits:
         assert (rerun["t"], rerun["seq"] > promise_done["seq"]) == (234, True)
-        assert [e["reason"] for e in reconciles(trace) if e["t"] == 210] == ["waiting-for-promise"]
+        # marked PromiseAvailable=False (its write brings one more reconcile, which requeues after 60 s) ...
+        assert [e["reason"] for e in reconciles(trace) if e["t"] == 210] == ["promise-unavailable"] * 2
+        # ... until the fan-out's label wakes it: marked True, then the run starts in the next reconcile
+        assert [e["reason"] for e in reconciles(trace, R1) if e["t"] == 234][:2] == ["promise-available", "start"]
     else:
         assert rerun["t"] == 210
 

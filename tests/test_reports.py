@@ -477,6 +477,27 @@ def test_metrics_from_a_trace() -> None:
     assert [(m.kind, m.t) for m in metrics.timeline.marks] == [("failure", 10), ("fault", 100)]
 
 
+def test_an_object_deleted_before_a_controller_restart_stays_converged() -> None:
+    """A removed object is converged for good: a later controller stop does not make it pending again (its
+    time to converge used to become null, "never converged", against the liveness check)."""
+    obj = "default/a"
+    events = [
+        {"seq": 1, "t": 0, "event": "object_created", "object": obj},
+        {"seq": 2, "t": 0, "event": "reconcile", "object": obj, "reason": "start"},
+        {"seq": 3, "t": 30, "event": "condition_set", "object": obj, "type": "ConfigureWorkflowCompleted",
+         "status": "True", "reason": "PipelinesExecutedSuccessfully"},
+        {"seq": 4, "t": 30, "event": "reconcile", "object": obj, "reason": "done"},
+        {"seq": 5, "t": 100, "event": "fault_injected", "reason": "delete-resource", "object": obj},
+        {"seq": 6, "t": 100, "event": "delete_requested", "object": obj},
+        {"seq": 7, "t": 101, "event": "object_removed", "object": obj},
+        {"seq": 8, "t": 200, "event": "fault_injected", "reason": "controller-restart"},
+        {"seq": 9, "t": 200, "event": "controller_stopped"},
+        {"seq": 10, "t": 230, "event": "controller_started"},
+    ]
+    metrics = run_metrics(Trace({"event": "header", "format": "kratix-sim-trace/v1"}, events))
+    assert metrics.totals["time_to_converge_s"] is not None
+
+
 def test_a_judged_trace_file_is_reproduced_with_trace(tmp_path: Path) -> None:
     scenario, promise = load_scenario(HALTS)
     trace = run_and_judge(scenario, promise, 11, select("W4"), engine=W4Mutant, keep_trace=True).trace

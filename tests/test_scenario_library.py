@@ -877,23 +877,34 @@ def check_promise_reruns_gate_resources(run: Run) -> None:
     statuses = [(e["t"], e["fields"]["status"]) for e in run.of("status_updated", promise) if "status" in e["fields"]]
     assert statuses == [(0, "Unavailable"), (184, "Available"), (7200, "Unavailable"), (7384, "Available"),
                         (72184, "Unavailable"), (72368, "Available")]
-    # W13: team-a, manually reconciled at 2h30s, waits for the Promise's manual run, then starts at once
-    assert (7230, "waiting-for-promise") in run.reasons(team_a)
+    # W13: team-a, manually reconciled at 2h30s during the Promise's manual run, marks itself (Pending,
+    # PromiseAvailable=False), checks again every 60 s, marks itself available at its first check after the
+    # Promise is Available (2h3m4s) and starts in the reconcile after that
+    assert [(t, r) for t, r in run.reasons(team_a) if 7200 <= t < 7411] == [
+        (7230, "promise-unavailable"), (7230, "promise-unavailable"), (7290, "promise-unavailable"),
+        (7350, "promise-unavailable"), (7410, "promise-available"), (7410, "rerun")]
+    assert [(e["t"], e["fields"]) for e in run.of("status_updated", team_a) if e["t"] == 7230] == [
+        (7230, {"message": "Pending"})]
+    marks = [(e["t"], e["status"], e["reason"]) for e in run.of("condition_set", team_a)
+             if e["type"] == "PromiseAvailable"]
+    assert marks == [(7230, "False", "PromiseRequirementsNotInstalled"), (7410, "True", "PromiseAvailable")]
     manual = run.jobs(team_a)[1]
-    assert manual["t"] == 7384 and manual["seq"] > run.end_of(runs[1]["job"])["seq"]
-    # ... and both resources' interval runs wait for the Promise's interval run
-    for obj in (team_a, team_b):
-        interval = run.jobs(obj)[-1]
-        assert 72368 <= interval["t"] < 72370
-        assert any(72184 < t < 72368 and r == "waiting-for-promise" for t, r in run.reasons(obj)), obj
+    assert manual["t"] == 7410 and manual["seq"] > run.end_of(runs[1]["job"])["seq"]
+    # ... and team-b's interval run, due during the Promise's interval run, waits for it the same way
+    interval = run.jobs(team_b)[-1]
+    assert interval["t"] == 72373.1
+    marks = [(e["t"], e["status"]) for e in run.of("condition_set", team_b) if e["type"] == "PromiseAvailable"]
+    assert marks == [(72313.1, "False"), (72373.1, "True")]
     assert run.cond(team_b, CONFIGURE_COMPLETED) == ("True", "PipelinesExecutedSuccessfully")
-    # the run summary's timeline shows why: the Promise's status, and each wait once as it begins
+    # the run summary's timeline shows why: the Promise's status, and each resource's marks
     summary = RunSummary()
     for event in run.trace.events:
         summary(event)
     lines = summary.render_text(run.trace.header).splitlines()
     waits = [line.split()[0] for line in lines if line.endswith("default/team-a waits for its Promise (W13)")]
-    assert waits == ["0s", "2h30s", "20h4m8s"]
+    assert waits == ["0s"]  # at install, before the Promise's resource controller runs
+    marked = [line.split()[0] for line in lines if "PromiseAvailable=False (its Promise cannot fulfil it" in line]
+    assert marked == ["2h30s", "20h5m13.100s"]
     assert sum(line.endswith("promise/monitoring Unavailable (its configure workflow runs or failed: its resources "
                              "wait, W13)") for line in lines) == 3
 

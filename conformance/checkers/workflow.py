@@ -33,6 +33,7 @@ SUSPENDED = "kratix.io/workflow-suspended"
 PAUSED = "kratix.io/paused"
 RECONCILE_RESOURCES = "kratix.io/reconcile-resources"
 COMPLETED = "ConfigureWorkflowCompleted"
+PROMISE_AVAILABLE = "PromiseAvailable"
 FAILED_REASON = "ConfigureWorkflowFailed"
 IN_PROGRESS = "PipelinesInProgress"
 READER, WORK_WRITER, STATUS_WRITER = "reader", "work-writer", "status-writer"
@@ -131,17 +132,30 @@ def _promise_has_configure(ctx: CheckContext, promise: str | None) -> bool | Non
     return None
 
 
-def _configure_pipelines(ctx: CheckContext, workflow: str) -> tuple[str, ...] | None:
-    """The configure pipeline names of ``workflow`` when known and consistent with every configure Job of the
-    trace (each Job's pipeline at its index); None otherwise (unknown, or the Promise's pipelines changed)."""
-    if ctx.pipelines is None:
-        return None
-    names = ctx.pipelines.of(workflow, "configure")
-    for job in ctx.jobs.values():
-        if job.action == "configure" and job.workflow == workflow and not (
-                0 <= job.pipeline_index < len(names) and names[job.pipeline_index] == job.pipeline):
+class _ConfigurePipelines:
+    """The configure pipeline names a Job's run had: those of the Promise version in effect when it was created
+    (a Promise update can change them), when known and consistent with every configure Job of its workflow
+    (each Job's pipeline at its index, by the version of its own creation); None otherwise."""
+
+    def __init__(self, ctx: CheckContext) -> None:
+        self.ctx = ctx
+        self.consistent: dict[str, bool] = {}
+
+    def _at(self, job: JobInfo) -> tuple[str, ...]:
+        assert self.ctx.pipelines is not None
+        promise = self.ctx.promise_key(job.object)
+        version = self.ctx.spec_hash_at(promise, job.created["seq"]) if promise is not None else None
+        return self.ctx.pipelines.of(job.workflow, "configure", version)
+
+    def of(self, job: JobInfo) -> tuple[str, ...] | None:
+        if self.ctx.pipelines is None:
             return None
-    return names
+        if job.workflow not in self.consistent:
+            self.consistent[job.workflow] = all(
+                0 <= other.pipeline_index < len(names) and names[other.pipeline_index] == other.pipeline
+                for other in self.ctx.jobs.values() if other.action == "configure" and other.workflow == job.workflow
+                for names in (self._at(other),))
+        return self._at(job) if self.consistent[job.workflow] else None
 
 
 def _paused_during(ctx: CheckContext, obj: str, t_from: float, t_to: float) -> bool:
@@ -195,16 +209,19 @@ def _gate_windows(ctx: CheckContext, obj: str) -> list[tuple[float, float]]:
     """W13: the (closed, reopened) times of the resource's Promise gate (inf: never reopened). It closes at every
     controller start until the Promise's reconcile finds its workflow complete, and, where the profile keeps
     resources waiting for an Unavailable Promise, while any run of the Promise's configure workflow is in flight
-    or has failed, and from a Promise spec change until a configure run started after it completes. A gated
-    resource's reconcile stops before its workflow."""
+    or has failed, and from a Promise spec change until a configure run started after it completes, plus the
+    60 s after which a waiting resource checks again. A gated resource's reconcile stops before its workflow."""
     promise = ctx.promise_key(obj)
     if _is_promise(obj) or promise is None:
         return []
     has_configure = _promise_has_configure(ctx, promise)
     windows: list[tuple[float, float]] = []
     unavailable = _unavailable_gates(ctx)
+    # A resource that found its Promise Unavailable checks again every slowRequeue (60 s): it may go on that
+    # long after the Promise is Available again.
+    recheck = (ctx.profile or PROFILES[DEFAULT_PROFILE]).timing.promise_unavailable_requeue_s
     if unavailable:
-        windows += [(_t(closed), math.inf if opened is None else _t(opened))
+        windows += [(_t(closed), math.inf if opened is None else _t(opened) + recheck)
                     for closed, opened in _unavailable_windows(ctx, promise)]
     for update in ctx.by_object.get(promise, []):
         if update["event"] != "spec_updated" or not unavailable:
@@ -215,7 +232,7 @@ def _gate_windows(ctx: CheckContext, obj: str) -> list[tuple[float, float]]:
                             and not j.running_at(update["seq"])), None)
             done = None if new_run is None else _first(ctx.by_object[promise], new_run.created["seq"],
                                                        "condition_set", type=COMPLETED, status="True")
-            reopen = None if done is None else _t(done)
+            reopen = None if done is None else _t(done) + recheck
         windows.append((_t(update), math.inf if reopen is None else reopen))
     for start in ctx.controller_events:
         if start["event"] == "controller_started":
@@ -824,6 +841,7 @@ def completion(ctx: CheckContext) -> Verdict:
     instant before the object's next Job); lastSuccessfulConfigureWorkflowTime moves only in the instant the
     workflow completes. Needs the Promise's pipelines for the first part (else unknown)."""
     found = _Found(ctx, "W8")
+    pipelines = _ConfigurePipelines(ctx)
     execs = _executions(ctx)
     has_steps = bool(execs)
     unknown = ""
@@ -848,7 +866,7 @@ def completion(ctx: CheckContext) -> Verdict:
             found.add(event, f"{obj}: ConfigureWorkflowCompleted=True set by the status-writer of "
                       f"{job.name}, whose run asked to suspend")
             continue
-        names = _configure_pipelines(ctx, _workflow_of(obj))
+        names = pipelines.of(job)
         if names is None:
             unknown = unknown or "the Promise's pipelines are not known (or do not match the trace's Jobs)"
             continue
@@ -1096,6 +1114,7 @@ def restart_resumes(ctx: CheckContext) -> Verdict:
     controller stays up and the trace goes that far. Needs the pipelines (else unknown) unless the Job's run
     set ConfigureWorkflowCompleted=True."""
     found = _Found(ctx, "W11")
+    pipelines = _ConfigurePipelines(ctx)
     if ctx.profile is None:
         return _unknown_profile("W11", ctx)
     triggers = _Triggers(ctx)
@@ -1139,7 +1158,7 @@ def restart_resumes(ctx: CheckContext) -> Verdict:
                                     newest.ended["seq"] for e in events)
                 if completed_run:
                     continue
-                names = _configure_pipelines(ctx, _workflow_of(obj))
+                names = pipelines.of(newest)
                 if names is None:
                     unknown = unknown or "the Promise's pipelines are not known (or do not match the trace's Jobs)"
                     continue
@@ -1278,7 +1297,10 @@ def promise_gates_resources(ctx: CheckContext) -> Verdict:
     resources waiting for an Unavailable Promise (kratix-2026.08, Kratix PR #773; not kratix-2025), also none
     while any later run of the Promise's configure workflow (update, interval, manual) is in flight or has
     failed: from the creation of one of its Jobs to the Promise's next reconcile with reason `done` (its next
-    ConfigureWorkflowCompleted=True in a trace without its reconciles). A spec change also closes it (W12)."""
+    ConfigureWorkflowCompleted=True in a trace without its reconciles). A spec change also closes it (W12).
+    And none while the resource itself is marked PromiseAvailable=False: a resource whose Promise could not
+    fulfil it is marked so, and the reconcile that finds the Promise available again sets the mark True and
+    ends there (its write brings the next reconcile)."""
     found = _Found(ctx, "W13")
     resource_jobs = sorted((j for obj, jobs in ctx.jobs_by_object.items() if not _is_promise(obj)
                             for j in jobs if j.action == "configure"), key=lambda j: j.created["seq"])
@@ -1314,6 +1336,12 @@ def promise_gates_resources(ctx: CheckContext) -> Verdict:
                 since < e["seq"] < seq and e.get("reason") == "done" for e in reconciles):
             found.add(job.created, f"{job.object}: Job {job.name} created after the controller start at "
                       f"{_t(last_start):g} s before the Promise's reconcile found its workflow complete")
+            continue
+        mark = ctx.condition_before(job.object, PROMISE_AVAILABLE, seq)
+        if mark is not None and mark.get("status") == "False":
+            found.add(job.created, f"{job.object}: Job {job.name} created while the resource was marked "
+                      f"PromiseAvailable=False (since {_t(mark):g} s); the reconcile that finds its Promise "
+                      "available again marks it True and ends there")
             continue
         if not _unavailable_gates(ctx):
             continue

@@ -53,7 +53,7 @@ class _NoInitialListController(Controller):
             return
         self.running = True
         self.cluster.emit("controller_started")
-        self.gated = {o.promise_name for o in self.cluster.objects.values() if o.kind == "promise"}
+        self.started = set()
         # the bug: no initial list, so nothing is queued until some object changes
 
 

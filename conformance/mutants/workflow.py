@@ -11,6 +11,7 @@ from sim.cluster.kube import JobRunner, _Pod, _Running
 from sim.cluster.objects import (
     CONFIGURE_COMPLETED,
     MANUAL_LABEL,
+    PROMISE_AVAILABLE,
     RECONCILE_RESOURCES_LABEL,
     RUN_FROM_START_LABEL,
     SUSPENDED_LABEL,
@@ -318,13 +319,8 @@ class RestartResumesFromZero(MutantSimulation):
 # -- W12 ------------------------------------------------------------------------------------------------
 class _InstallOnlyGateController(Controller):
     def observe(self, obj: KObject) -> d.Observation:
-        obs = super().observe(obj)
-        if obj.kind == "resource":  # the kratix-2025 gate: first install and restarts only
-            promise = self.sim.promise_object(obj.promise_name)
-            gate_open = (promise is not None and promise.observed_generation is not None
-                         and obj.promise_name not in self.gated)
-            return replace(obs, gate_open=gate_open)
-        return obs
+        obs = super().observe(obj)  # the kratix-2025 gate: first install and restarts only
+        return replace(obs, gate_open=obs.controller_started)
 
 
 class _EarlyFanOutController(_InstallOnlyGateController):
@@ -351,7 +347,7 @@ class FanOutBeforePromiseWorkflow(MutantSimulation):
 # -- W13 ------------------------------------------------------------------------------------------------
 class _NoGateController(Controller):
     def observe(self, obj: KObject) -> d.Observation:
-        return replace(super().observe(obj), gate_open=True)
+        return replace(super().observe(obj), controller_started=True, gate_open=True)
 
 
 @mutant("no-promise-gating", "W13")
@@ -367,6 +363,23 @@ class ResourcesIgnoreUnavailablePromise(MutantSimulation):
     of its configure workflow (update, interval, manual) leaves it Unavailable."""
 
     controller_class = _InstallOnlyGateController
+
+
+class _IgnoresOwnMarkController(Controller):
+    def decide(self, obs: d.Observation) -> d.Decision:
+        decision = super().decide(obs)
+        if decision.outcome != "promise-available":
+            return decision
+        conditions = {k: v for k, v in obs.obj.conditions.items() if k != PROMISE_AVAILABLE}
+        return super().decide(replace(obs, obj=replace(obs.obj, conditions=conditions)))
+
+
+@mutant("resource-runs-while-marked-unavailable", "W13")
+class ResourceRunsWhileMarkedUnavailable(MutantSimulation):
+    """W13: a resource marked PromiseAvailable=False goes on with its workflow once its Promise is available,
+    without first marking itself available again (Kratix ends that reconcile with the write)."""
+
+    controller_class = _IgnoresOwnMarkController
 
 
 # -- W14 ------------------------------------------------------------------------------------------------

@@ -112,6 +112,7 @@ def _converged_times(events: list[Event], last_fault: float) -> tuple[dict[str, 
     states: dict[str, _State] = {}
     created: dict[str, float] = {}
     pending: set[str] = set()
+    removed: set[str] = set()  # converged for good: a controller stop does not wake them
     first: dict[str, float] = {}
     after_fault: dict[str, float] = {}
     i = 0
@@ -121,10 +122,12 @@ def _converged_times(events: list[Event], last_fault: float) -> tuple[dict[str, 
             event = events[i]
             name, key = event["event"], event.get("object")
             if name == "controller_stopped":
-                pending.update(states)
+                pending.update(key for key in states if key not in removed)
             if key is not None:
                 created.setdefault(key, t)
                 _apply(states.setdefault(key, _State()), event)
+                if name == "object_removed":
+                    removed.add(key)
                 if name == "reconcile" or name == "object_removed":
                     pending.discard(key)
                 elif name in TRIGGERS:

@@ -40,6 +40,8 @@ RESOURCE_CLEANUP_FINALIZER = "kratix.io/resource-request-cleanup"
 CONFIGURE_COMPLETED = "ConfigureWorkflowCompleted"
 DELETE_COMPLETED = "DeleteWorkflowCompleted"
 RECONCILED = "Reconciled"
+# W13: a resource's own mark that its Promise cannot fulfil it (resourceutil.MarkPromiseConditionAs(Not)Available)
+PROMISE_AVAILABLE = "PromiseAvailable"
 # The status message once a configure workflow completed, if it was still "Pending" (MarkAsCompleted)
 COMPLETED_MESSAGE = {"resource": "Resource requested", "promise": "Promise configured"}
 

@@ -37,10 +37,10 @@ class Controller:
         self.queues: dict[str, WorkQueue] = {}
         self.workers: dict[str, simpy.Process] = {}
         self.running = False
-        self.blocked: dict[str, set[str]] = {}  # Promise name -> resources waiting for it (W13)
+        self.blocked: dict[str, set[str]] = {}  # Promise name -> resources waiting for its controller (W13)
         # W13: after a (re)start a Promise's resource controller runs only once the Promise's reconcile has found
         # its configure workflow completed (Kratix starts the dynamic controller from there; it is in memory).
-        self.gated: set[str] = set()
+        self.started: set[str] = set()
         self.cluster.watchers.append(self.on_change)
         self._condition_changed = False  # act: a SetCondition of this reconcile changed a condition
         self._handlers = self._action_table()
@@ -65,7 +65,7 @@ class Controller:
         self.running = True
         self.cluster.emit("controller_started")
         objects = sorted(self.cluster.objects.values(), key=lambda o: (o.kind != "promise", o.key))
-        self.gated = {o.promise_name for o in objects if o.kind == "promise"}  # W13
+        self.started = set()  # W13
         if self.sim.profile.restart_reruns_configure and not initial:
             for obj in objects:
                 if obj.kind == "resource" and not obj.deleting:
@@ -126,7 +126,7 @@ class Controller:
         if decision.outcome == "waiting-for-promise":
             self.blocked.setdefault(obj.promise_name, set()).add(key)
         if obj.kind == "promise" and decision.outcome == "done":  # W13: its configure workflow has completed
-            self.gated.discard(obj.promise_name)
+            self.started.add(obj.promise_name)
             for blocked in sorted(self.blocked.pop(obj.promise_name, set())):
                 self.on_change(blocked)
         if decision.error is not None:
@@ -146,14 +146,14 @@ class Controller:
         promise_obj = sim.promise_object(obj.promise_name)
         paused = is_true(obj.labels, PAUSED_LABEL) or (
             promise_obj is not None and is_true(promise_obj.labels, PAUSED_LABEL))
-        gate_open = True
+        started = gate_open = True
         resource_running = False
         remaining = 0
         if obj.kind == "resource":  # W13, W12
-            gate_open = promise_obj is not None and obj.promise_name not in self.gated and (
-                promise_obj.promise_status == "Available" and promise_obj.observed_generation == promise_obj.generation
-                if sim.profile.promise_unavailable_gates_resources
-                else promise_obj.observed_generation is not None)
+            started = promise_obj is not None and obj.promise_name in self.started
+            gate_open = started and (not sim.profile.promise_unavailable_gates_resources or (
+                promise_obj is not None and promise_obj.promise_status == "Available"
+                and promise_obj.observed_generation == promise_obj.generation))
         elif obj.deleting:
             resources = sim.resources_of(obj.promise_name)
             remaining = len(resources)
@@ -171,6 +171,7 @@ class Controller:
             interval_ms=sim.interval_ms(obj.promise_name),
             reconcile_after_failure=sim.reconcile_after_failure,
             paused=paused,
+            controller_started=started,
             gate_open=gate_open,
             resource_configure_running=resource_running,
             resources_remaining=remaining,
@@ -247,8 +248,8 @@ class Controller:
             fields["workflows_failed"] = action.workflows_failed
         if action.promise_status is not None:
             fields["promise_status"] = action.promise_status
-        # updateWorkflowsCounterStatus: `workflows` counts the configure Pipelines
-        fields["workflows_total"] = len(self.sim.pipeline_names(obj.promise_name, obj.kind, "configure"))
+        if action.count_workflows:  # updateWorkflowsCounterStatus: `workflows` counts the configure Pipelines
+            fields["workflows_total"] = len(self.sim.pipeline_names(obj.promise_name, obj.kind, "configure"))
         self.cluster.update_status(obj, fields)
         return 0
 

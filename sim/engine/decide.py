@@ -16,6 +16,7 @@ from sim.cluster.objects import (
     DELETE_COMPLETED,
     DELETE_WORKFLOWS_FINALIZER,
     MANUAL_LABEL,
+    PROMISE_AVAILABLE,
     RECONCILE_RESOURCES_LABEL,
     RECONCILED,
     RESOURCE_CLEANUP_FINALIZER,
@@ -72,6 +73,7 @@ class SetStatus:
     workflows_succeeded: int | None = None
     workflows_failed: int | None = None
     promise_status: str | None = None  # W13: a Promise's Available / Unavailable
+    count_workflows: bool = True  # `workflows` (the configure Pipelines) is written with the status
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,8 @@ class Observation:
     interval_ms: int
     reconcile_after_failure: bool
     paused: bool = False
-    gate_open: bool = True  # W13
+    controller_started: bool = True  # W13: the resource controller of the resource's Promise runs
+    gate_open: bool = True  # W13: the Promise can fulfil its resources
     resource_configure_running: bool = False  # D6 (Promise delete)
     resources_remaining: int = 0  # D6
     fanout_label: str = RUN_FROM_START_LABEL
@@ -187,14 +190,15 @@ class Observation:
 
     def __init__(self, now_ms: int, obj: KObject, workflow: WorkflowType, configure: tuple[str, ...],
                  delete: tuple[str, ...], jobs: tuple[Job, ...], hash: str, profile: Profile, interval_ms: int,
-                 reconcile_after_failure: bool, paused: bool = False, gate_open: bool = True,
-                 resource_configure_running: bool = False, resources_remaining: int = 0,
+                 reconcile_after_failure: bool, paused: bool = False, controller_started: bool = True,
+                 gate_open: bool = True, resource_configure_running: bool = False, resources_remaining: int = 0,
                  fanout_label: str = RUN_FROM_START_LABEL, extra: dict[str, str] | None = None) -> None:
         self.__dict__.update(
             now_ms=now_ms, obj=obj, workflow=workflow, configure=configure, delete=delete, jobs=jobs, hash=hash,
             profile=profile, interval_ms=interval_ms, reconcile_after_failure=reconcile_after_failure,
-            paused=paused, gate_open=gate_open, resource_configure_running=resource_configure_running,
-            resources_remaining=resources_remaining, fanout_label=fanout_label,
+            paused=paused, controller_started=controller_started, gate_open=gate_open,
+            resource_configure_running=resource_configure_running, resources_remaining=resources_remaining,
+            fanout_label=fanout_label,
             extra={} if extra is None else extra)
 
 
@@ -239,6 +243,12 @@ _UNAVAILABLE_PENDING_FROM_START = SetStatus(message="Pending", workflows_failed=
 _UNAVAILABLE_PENDING = SetStatus(message="Pending", promise_status="Unavailable")
 _AVAILABLE = SetStatus(promise_status="Available")
 _AVAILABLE_DONE = SetStatus(message=COMPLETED_MESSAGE["promise"], promise_status="Available")
+# W13: a resource marks itself when its Promise cannot fulfil it, and again once it can
+# (resourceutil.MarkPromiseConditionAsNotAvailable / MarkPromiseConditionAsAvailable).
+_PROMISE_NOT_AVAILABLE = (SetStatus(message="Pending", count_workflows=False),
+                          SetCondition(PROMISE_AVAILABLE, "False", "PromiseRequirementsNotInstalled",
+                                       "Promise Requirements are not installed"))
+_PROMISE_AVAILABLE = (SetCondition(PROMISE_AVAILABLE, "True", "PromiseAvailable", "Promise Requirements are met"),)
 
 
 def _labels_to_clear(obj: KObject) -> tuple[Action, ...]:
@@ -282,6 +292,10 @@ def decide(obs: Observation) -> Decision:
         return Decision("paused", (SetCondition(RECONCILED, "Unknown", PAUSED_REASON, "Reconciliation paused"),))
     if obj.deleting:
         return decide_delete(obs)
+    if obs.workflow == "resource":
+        waiting = _promise_gate(obs)
+        if waiting is not None:
+            return waiting
     present = obj.finalizers
     wanted = finalizers_for(obs)
     for finalizer in wanted:
@@ -293,9 +307,26 @@ def decide(obs: Observation) -> Decision:
         # Unpause restarts from pipeline 0 (W5, C1)
         return Decision("unpaused", (SetLabel(obs.fanout_label),
                                      SetCondition(RECONCILED, "Unknown", "WorkflowPending", "Workflow pending")))
-    if not obs.gate_open:
-        return Decision("waiting-for-promise")  # W13
     return decide_configure(obs)
+
+
+def _promise_gate(obs: Observation) -> Decision | None:
+    """W13, before finalizers (the resource controller's order): a resource whose Promise's resource controller
+    has not started since the controller start waits (it is listed once it starts); one whose Promise cannot
+    fulfil it is marked PromiseAvailable=False with message Pending, then re-checked every 60 s (slowRequeue);
+    once the Promise can, the mark turns True and that reconcile ends there (its write brings the next)."""
+    if not obs.controller_started:
+        return Decision("waiting-for-promise")
+    condition = obs.obj.condition(PROMISE_AVAILABLE)
+    marked = condition is not None and condition.status == "False"
+    if not obs.gate_open:
+        if not marked:
+            return Decision("promise-unavailable", _PROMISE_NOT_AVAILABLE)
+        return Decision("promise-unavailable",
+                        requeue_after_ms=round(obs.profile.timing.promise_unavailable_requeue_s * 1000))
+    if marked:
+        return Decision("promise-available", _PROMISE_AVAILABLE)
+    return None
 
 
 def decide_configure(obs: Observation) -> Decision:
