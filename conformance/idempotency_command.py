@@ -115,7 +115,25 @@ def _object(args: argparse.Namespace, loaded: LoadedPromise, limits: Limits) -> 
     resources = load_resources(args.request, limits)
     if len(resources) > 1:
         raise InputError(f"{len(resources)} resource requests in one file; expected one", Location(str(args.request)))
-    return dict(resources[0].raw)
+    request = dict(resources[0].raw)
+    _check_api(loaded, request, Location(str(args.request)))
+    return request
+
+
+def _check_api(loaded: LoadedPromise, request: dict[str, Any], where: Location) -> None:
+    """The request must be an instance of the Promise's API (its CRD's group and kind, when it declares them):
+    Kratix would never hand another kind to these pipelines."""
+    api = loaded.promise.spec.api or {}
+    spec = api.get("spec")
+    spec = spec if isinstance(spec, dict) else {}
+    names = spec.get("names")
+    names = names if isinstance(names, dict) else {}
+    kind, group = names.get("kind"), spec.get("group")
+    got_kind, api_version = request.get("kind"), str(request.get("apiVersion", ""))
+    got_group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+    if (isinstance(kind, str) and got_kind != kind) or (isinstance(group, str) and got_group != group):
+        raise InputError(f"the request is a {got_kind} ({api_version or 'no apiVersion'}), not an instance of the "
+                         f"Promise's API {kind} ({group}/...): give a request of the Promise's kind", where)
 
 
 def _externals(targets: list[str]) -> list[str]:
@@ -174,7 +192,7 @@ def run_idempotency(args: argparse.Namespace, limits: Limits) -> int:
                 matrix = Matrix(loaded.promise, args.workflow, obj, factory, externals=externals, reruns=args.runs,
                                 timeout_s=args.timeout, workdir=workdir, on_run=_progress if interactive() else None)
                 result = matrix.run()
-        except ExecutorError as exc:
+        except (ExecutorUnavailable, ExecutorError) as exc:
             raise InputError(f"{args.executor} executor: {exc}") from exc
     findings = sort_findings([*(result.findings if result else []), *lint])
     report = Report(loaded, args, findings, result, dirs)

@@ -334,6 +334,8 @@ def test_an_interrupt_right_after_the_temporary_file_exists_leaves_nothing(tmp_p
      "HOST /no/such/dir does not exist"),
     (["idempotency", "examples/idempotent/promise.yaml", "--request", "examples/idempotent/resource-request.yaml",
       "--executor", "process", "--mount", "examples:/kratix/output:rw"], "TARGET '/kratix/output'"),
+    (["idempotency", "examples/idempotent/promise.yaml", "--request", "examples/i2-append/resource-request.yaml"],
+     "the request is a AppendingApp (example.kratix.io/v1alpha1), not an instance of the Promise's API Database"),
 ])
 def test_mounts_and_external_folders_are_checked_before_anything_runs(tmp_path: Path, args: list[str],
                                                                       message: str) -> None:

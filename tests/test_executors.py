@@ -146,6 +146,15 @@ def test_args_without_command_replace_the_image_cmd(containers: ContainerExecuto
     assert run.outcome == "succeeded" and run.work is not None and run.work.files["name"] == "one\n"
 
 
+def test_an_image_that_cannot_be_pulled_is_the_executors_limit_not_a_failed_pipeline(
+        containers: ContainerExecutor, workdir: Path) -> None:
+    """An image neither on the machine nor pullable (Kubernetes: ErrImagePull, the pod waits) is an
+    ExecutorUnavailable (exit 2 in the commands), not exit 125 retried until BackoffLimitExceeded."""
+    image = "localhost:1/kratix-sim-no-such-image:v0"
+    with pytest.raises(ExecutorUnavailable, match=f"image '{image}' is not on this machine and could not be pulled"):
+        _run(containers, workdir, {"name": "a", "image": image, "command": ["true"]})
+
+
 def test_a_hanging_container_is_killed_and_removed(containers: ContainerExecutor, workdir: Path) -> None:
     marker = unique_marker()
     run = _run(containers, workdir, _sh("hang", f"sleep {marker} & sleep {marker}"), timeout_s=2)

@@ -512,3 +512,28 @@ def test_a_long_change_is_shown_from_where_it_differs() -> None:
     assert "Jun 16" in new
     assert short_change("a", "b") == "a -> b"
     assert short_change(ABSENT, {"x": 2}) == '(absent) -> {"x": 2}'
+
+
+def test_i6_names_the_outcomes_of_a_delete_that_asks_to_retry(tmp_path: Path, process_ready: None) -> None:
+    """I6: a delete Pipeline that asks to retry (workflow-control.yaml) twice neither fails nor succeeds: the
+    check line says what each run ended in (it used to say "both succeed")."""
+    promise_path = _promise(tmp_path, """\
+    resource:
+      configure:
+        - apiVersion: platform.kratix.io/v1alpha1
+          kind: Pipeline
+          metadata: {name: render}
+          spec: {containers: [{name: render, image: busybox, command: [sh, -c, 'echo "a: 1" > /kratix/output/a.yaml']}]}
+      delete:
+        - apiVersion: platform.kratix.io/v1alpha1
+          kind: Pipeline
+          metadata: {name: teardown}
+          spec:
+            containers:
+              - name: teardown
+                image: busybox
+                command: [sh, -c, 'echo "retryAfter: 1m" > /kratix/metadata/workflow-control.yaml']
+""")
+    result = _matrix_with_outside(tmp_path, promise_path)
+    assert result.checks["I6"] == ("the delete Pipeline run twice: neither fails (the first run ends retry, the "
+                                   "second retry: workflow control)")

@@ -292,6 +292,17 @@ def test_value_from_is_refused_before_anything_runs(sandbox: ProcessExecutor, wo
     assert run.work is not None and run.work.files == {"x": "from-args\n"}
 
 
+def test_a_command_missing_on_this_host_is_the_executors_limit_not_a_failed_pipeline(
+        sandbox: ProcessExecutor, workdir: Path) -> None:
+    """A command that exists only inside the image cannot run in the process executor: an ExecutorError (exit 2
+    in the commands), not six failed attempts reported as the Promise's failure; a script's own failing
+    command is still the pipeline's failure."""
+    with pytest.raises(ExecutorError, match="its command 'resource-configure' is not on this machine"):
+        _run(sandbox, workdir, [{"name": "a", "image": "acme/step:v1", "command": ["resource-configure"]}])
+    run = _run(sandbox, workdir, [_sh("a", "resource-configure")], backoff_limit=0)
+    assert run.outcome == "failed"
+
+
 def test_reader_writes_the_object_with_its_status_and_input_is_read_only(
         sandbox: ProcessExecutor, workdir: Path) -> None:
     obj = with_status(REQUEST, {"phase": "ready", "conditions": [{"type": "Ready", "status": "True"}]})

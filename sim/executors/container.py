@@ -57,6 +57,7 @@ from sim.model.promise import Container
 CONTAINER_NAME_PREFIX = "kratix-sim-"
 ENGINE_COMMAND_TIMEOUT_S = 60.0
 LATE_CREATE_GRACE_S = 2.0
+ENGINE_FAILED = 125  # docker/podman run: the engine itself failed (no image, bad options), nothing ran
 TMPFS_TARGETS = ("/tmp", "/var/tmp", "/run", "/root")  # with a read-only root
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]+")
 
@@ -213,5 +214,12 @@ class ContainerExecutor:
             log_name=label or "container", tail_bytes=self.tail_bytes, on_stop=lambda: self._remove(name),
             watched=writable_dirs(invocation, self.mounts), quota_bytes=self.volume_quota_bytes,
         )
+        image = invocation.container.image or ""
+        if result.exit_code == ENGINE_FAILED and not self.has_image(image):
+            # Kubernetes keeps such a pod waiting (ErrImagePull); it is not the pipeline's failure
+            detail = [line for line in result.stderr.strip().splitlines() if line.strip()]
+            raise ExecutorUnavailable(
+                f"image {image!r} is not on this machine and could not be pulled"
+                f"{': ' + detail[-1][-300:] if detail else ''}; build, load or pull it first")
         return ContainerExit(result.exit_code, result.timed_out, result.duration_s, result.stdout, result.stderr,
                              result.reason)

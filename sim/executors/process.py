@@ -211,8 +211,9 @@ class ProcessExecutor:
         if not container.command and container.image not in self.entrypoints:
             raise ExecutorError(
                 f"container {container.name!r} has no command and the process executor cannot read the "
-                f"ENTRYPOINT of image {container.image!r}: give the container a command, map the image to one "
-                "(a scenario's spec.executor.entrypoints), or run the image with the container executor")
+                f"ENTRYPOINT of image {container.image!r}: give the container a command, or run the image with "
+                "the container executor (a scenario can also map the image to a command in "
+                "spec.executor.entrypoints)")
 
     def _argv(self, invocation: ContainerInvocation) -> list[str]:
         self.validate(invocation.container)
@@ -246,5 +247,11 @@ class ProcessExecutor:
             tail_bytes=self.tail_bytes, watched=writable_dirs(invocation, self.mounts),
             quota_bytes=self.volume_quota_bytes,
         )
+        program = self._argv(invocation)[0]
+        if result.exit_code != 0 and f"bwrap: execvp {program}: No such file or directory" in result.stderr:
+            raise ExecutorError(  # not the pipeline's failure: the command lives in the image, not on this host
+                f"container {invocation.container.name!r}: its command {program!r} is not on this machine (the "
+                "process executor runs commands from the host's /usr and /bin and the mounts): run the image "
+                "with the container executor, or mount the command")
         return ContainerExit(result.exit_code, result.timed_out, result.duration_s, result.stdout, result.stderr,
                              result.reason)
