@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -537,3 +538,29 @@ def test_i6_names_the_outcomes_of_a_delete_that_asks_to_retry(tmp_path: Path, pr
     result = _matrix_with_outside(tmp_path, promise_path)
     assert result.checks["I6"] == ("the delete Pipeline run twice: neither fails (the first run ends retry, the "
                                    "second retry: workflow control)")
+
+
+def test_the_hostname_changes_from_run_to_run_as_kratix_names_every_pod(tmp_path: Path, process_ready: None) -> None:
+    """Every Kratix Job and pod gets a generated name, the containers' hostname: a pipeline that records it is
+    not idempotent (I1); the names are reproducible from one harness run to the next."""
+    promise_path = _promise(tmp_path, """\
+    resource:
+      configure:
+        - apiVersion: platform.kratix.io/v1alpha1
+          kind: Pipeline
+          metadata: {name: render}
+          spec:
+            containers:
+              - {name: render, image: busybox, command: [sh, -c, 'echo "host: $(hostname)" > /kratix/output/h.yaml']}
+""")
+    for i in (1, 2):
+        (tmp_path / str(i)).mkdir()
+    first, again = (_matrix_with_outside(tmp_path / str(i), promise_path) for i in (1, 2))
+    i1 = [(f.file, f.path, f.before, f.after) for f in first.findings if f.rule == "I1"]
+    assert len(i1) == 1 and i1[0][:2] == ("/kratix/output/h.yaml", "host")
+    before, after = str(i1[0][2]), str(i1[0][3])
+    assert re.fullmatch(r"kratix-demo-one-render-[b-z2-9]{5}-[b-z2-9]{5}", before) and before != after
+    def seen(result: MatrixResult) -> list[tuple[str, object, object]]:
+        return [(f.rule, f.before, f.after) for f in result.findings]
+
+    assert seen(first) == seen(again)

@@ -437,7 +437,8 @@ class Matrix:
         executor = self.factory.make([*world.mounts(), *self._seed_mounts(seed)], clock)
         started = time.time()
         run = run_workflow(self.promise, self.workflow, action, obj, executor, fail_after=fail_after,
-                           inject_failures=dict(inject or {}), timeout_s=self.timeout_s, workdir=self.workdir)
+                           inject_failures=dict(inject or {}), timeout_s=self.timeout_s, workdir=self.workdir,
+                           job_seed=len(self.records))  # each run's Jobs and pods get new names, as in Kratix
         record = RunRecord(perturbation, label, action, seed if self.factory.seeds_randomness else None, clock,
                            status is not None, run, world.read(), started, fail_after, dict(inject or {}))
         self.records.append(record)
@@ -599,9 +600,11 @@ class Matrix:
         uncontrolled = self._compare(rerun, replica)
         found += self._emit("I4", uncontrolled, (
             "two runs with the same input, status, seed and clock differ: randomness the harness cannot seed "
-            "($RANDOM, uuidgen, getrandom) or sub-second time" if self.factory.pins_clock else
-            "two runs with the same input, status and seed differ: the time (this executor cannot pin the clock) "
-            "or randomness the harness cannot seed ($RANDOM, uuidgen)"), outcome_of=replica, seen=seen)
+            "($RANDOM, uuidgen, getrandom), sub-second time, or the pod's name (hostname: every Kratix Job and pod "
+            "has a new one)" if self.factory.pins_clock else
+            "two runs with the same input, status and seed differ: the time (this executor cannot pin the clock), "
+            "randomness the harness cannot seed ($RANDOM, uuidgen) or the pod's name (hostname)"),
+            outcome_of=replica, seen=seen)
         if other_seed is not None:
             found += self._emit("I4", self._compare(replica, other_seed), (
                 "depends on randomness: same input, status and clock, another /dev/urandom; generate it once and "

@@ -454,11 +454,23 @@ def _pod_dirs(root: Path, pod: int) -> PodDirs:
     return dirs
 
 
-def _pod_name(promise: str, obj: Mapping[str, Any], pipeline: str, pod: int) -> str:
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generated-name suffixes (k8s.io/apimachinery rand)
+
+
+def _suffix(*parts: object) -> str:
+    """Five characters of a generated name, derived from ``parts`` (reproducible, different per Job and pod)."""
+    digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
+    return "".join(_NAME_ALPHABET[b % len(_NAME_ALPHABET)] for b in digest[:5])
+
+
+def _pod_name(promise: str, obj: Mapping[str, Any], pipeline: str, pod: int, job_seed: int) -> str:
+    """``kratix-<promise>-<object>-<pipeline>-<5>`` (the Job), then ``-<5>`` (its pod): as in Kratix, every Job
+    and pod has a new name, so the hostname a script sees changes from run to run."""
     metadata = obj.get("metadata")
     name = str(metadata.get("name", "")) if isinstance(metadata, dict) else ""
-    text = re.sub(r"[^a-z0-9-]+", "-", f"kratix-{promise}-{name}-{pipeline}".lower()).strip("-")
-    return f"{text[:56]}-pod{pod}"
+    text = re.sub(r"[^a-z0-9-]+", "-", f"kratix-{promise}-{name}-{pipeline}".lower()).strip("-")[:50].rstrip("-")
+    job = f"{text}-{_suffix(text, job_seed)}"
+    return f"{job}-{_suffix(job, pod)}"
 
 
 @dataclass
@@ -473,6 +485,7 @@ class _Job:
     fail_after: int | None
     inject_failures: Mapping[str, int]
     status_writer: bool
+    job_seed: int
     executions_of: dict[str, int] = field(default_factory=dict)
 
     def run_pods(self, root: Path) -> None:
@@ -549,7 +562,8 @@ class _Job:
         host = {"input": dirs.input, "output": dirs.output, "metadata": dirs.metadata}
         mounts = tuple(Mount(host[volume], path, read_only=volume == "input") for volume, path in plan.aliases)
         return ContainerInvocation(plan.container, plan.command, plan.args, plan.env, dirs, self.timeout_s,
-                                   _pod_name(self.run.promise, self.document, self.run.pipeline, self.run.pods),
+                                   _pod_name(self.run.promise, self.document, self.run.pipeline, self.run.pods,
+                                             self.job_seed),
                                    mounts, plan.working_dir)
 
     def _check_input(self, name: str, result: ContainerExit, before: dict[str, tuple[int, str]],
@@ -662,6 +676,7 @@ def run_pipeline(
     inject_failures: Mapping[str, int] | None = None,
     delete_status_writer: bool = True,
     workdir: Path | None = None,
+    job_seed: int = 0,
 ) -> PipelineRun:
     """Run one Pipeline's Job for real (see the module docstring).
 
@@ -672,7 +687,8 @@ def run_pipeline(
     ``inject_failures={container: n}``: the first n executions of that container (across pods) are
     reported as failed (exit 1) after they ran and wrote their files: a retry on dirty volumes (I2).
     ``delete_status_writer``: whether delete Jobs end with a status-writer (profile ``kratix-2026.08``: yes).
-    ``workdir``: where the run's temporary directory goes (default: the system's).
+    ``workdir``: where the run's temporary directory goes (default: the system's). ``job_seed``: which generated
+    Job and pod names this run gets (the hostname its containers see); give each run of a comparison its own.
 
     Raises ExecutorUnavailable (the executor cannot run here) and ExecutorError (a container it cannot run,
     e.g. ``valueFrom``) before anything runs; CleanupError if a temporary directory could not be removed.
@@ -694,7 +710,7 @@ def run_pipeline(
     for plan in plans:
         executor.validate(plan.container)
     job = _Job(run, promise, pipeline, document, plans, executor, timeout_s, fail_after,
-               dict(inject_failures or {}), action == "configure" or delete_status_writer)
+               dict(inject_failures or {}), action == "configure" or delete_status_writer, job_seed)
     with temporary_directory(parent=workdir) as root:
         job.run_pods(root)
     return run
