@@ -31,6 +31,7 @@ from conformance.golden import (
 )
 from conformance.idempotency.lint import DEFAULT_SCRIPTS_TARGET, ScriptDir, resolve_dirs
 from sim.cli import refuse_unless
+from sim.durations import format_duration
 from sim.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, InputError, Location
 from sim.executors.base import ExecutorError, ExecutorUnavailable, Mount, RealExecutor, outside_volumes
 from sim.model.loader import load_promise
@@ -277,7 +278,7 @@ def run_pipeline_test(args: argparse.Namespace, limits: Limits) -> int:
 
 def _render(header: dict[str, Any], results: Sequence[CaseResult], rerun: bool) -> str:
     step = header.get("rerun_clock_step_s")
-    clock = f", each {step:g} s later" if step else ""
+    clock = f", each {format_duration(step)} later" if step else ""
     lines = [f"kratix-sim pipeline test: Promise {header['promise']} ({header['file']}), executor "
              f"{header['executor']}" + (f", with re-runs (I1{clock})" if rerun else "")]
     for result in results:

@@ -519,3 +519,21 @@ def test_compare_catches_the_real_w4_mutant(reference_report: Report) -> None:
     report = engine_report(HALTS, mutant.engine, mutant.name)
     comparison = compare(make_baseline(reference_report), report)
     assert any(c.kind == "new failure" and c.what == "W4" for c in comparison.regressions)
+
+
+def test_every_failed_assertion_is_in_the_case_and_each_failed_seed_once(tmp_path: Path) -> None:
+    """Two EXPECT assertions failing in one run are one case (scenario x rule): its message (the JUnit failure's
+    text) carries both, and the run's seed is listed once."""
+    text = (SCENARIOS / "quickstart.yaml").read_text(encoding="utf-8")
+    assert "\n  expect:" not in text
+    path = tmp_path / "two-expectations.yaml"
+    shutil.copytree(SCENARIOS / "promises", tmp_path / "promises")
+    path.write_text(text.rstrip("\n") + """
+  expect:
+    assertions:
+      - {by: 1s, target: default/orders-db, condition: ConfigureWorkflowCompleted, status: "True"}
+      - {by: 2s, target: default/orders-db, condition: Reconciled, status: "True"}
+""", encoding="utf-8")
+    (case,) = [c for c in engine_report(path).cases if c.rule == "EXPECT"]
+    assert case.result == "fail" and case.failed_seeds == [load_scenario(path)[0].spec.seed]
+    assert "ConfigureWorkflowCompleted=True" in case.message and "Reconciled=True" in case.message

@@ -142,11 +142,14 @@ class ReportBuilder:
                     counts.add(verdict.result)
                 result = worst(v.result for _, v in pairs)
                 first = next(((r, v) for r, v in pairs if v.result == result and result != "pass"), None)
+                # every distinct message of the verdicts that set the result (two failed assertions are one case)
+                messages = list(dict.fromkeys(v.message for _, v in pairs if v.result == result and v.message))
                 yield Case(
                     id=f"{subject}::{rule}", subject=subject, source=runs[0].source, rule=rule,
                     title=rule_title(rule), category=pairs[0][1].category, result=result, counts=counts,
-                    message=first[1].message if first else "",
-                    failed_seeds=[r.seed for r, v in pairs if v.result == "fail" and r.seed is not None],
+                    message="; ".join(messages) if first else "",
+                    failed_seeds=list(dict.fromkeys(r.seed for r, v in pairs if v.result == "fail"
+                                                    and r.seed is not None)),
                     reproduce=self._reproduce.get((first[0].id, rule)) if first and result == "fail" else None)
 
 
