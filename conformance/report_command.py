@@ -82,9 +82,10 @@ def _limits(args: argparse.Namespace) -> Limits:
 
 def _save(args: argparse.Namespace) -> int:
     from conformance.report import load_report, make_baseline
-    from sim.yamlio import write_atomic
+    from sim.yamlio import refuse_overwriting_inputs, write_atomic
 
     target: Path = args.to or args.report.with_name("baseline.json")
+    refuse_overwriting_inputs([target], [args.report])
     baseline = make_baseline(load_report(args.report, _limits(args)))
     write_atomic(target, baseline.dumps())
     print(f"baseline: {len(baseline.cases)} cases, {len(baseline.runs)} runs -> {target}")
@@ -93,8 +94,9 @@ def _save(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from conformance.report import Tolerance, compare, load_report
-    from sim.yamlio import write_atomic
+    from sim.yamlio import refuse_overwriting_inputs, write_atomic
 
+    refuse_overwriting_inputs([args.output], [args.baseline, args.new])
     tolerance = Tolerance.parse(args.tolerance)
     limits = _limits(args)
     comparison = compare(load_report(args.baseline, limits), load_report(args.new, limits), tolerance,
@@ -112,6 +114,7 @@ def _render(args: argparse.Namespace) -> int:
     outputs = Outputs.select(args.report, args.markdown, args.junit, args.json_report, args.html)
     if not outputs.any():
         raise InputError("say what to write: --report DIR, --markdown, --junit, --json-report or --html")
+    outputs.check([args.source])
     written = write_outputs(load_report(args.source, _limits(args)), outputs, plots=not args.no_plots)
     print("report: wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
     return EXIT_OK

@@ -18,7 +18,7 @@ from sim.scenario_loader import load_scenario
 from sim.simulation import Simulation
 from sim.summary import RunSummary
 from sim.trace import JsonlSink
-from sim.yamlio import Limits, atomic_writer
+from sim.yamlio import Limits, atomic_writer, refuse_overwriting_inputs
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,6 +41,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run_scenario(args: argparse.Namespace, limits: Limits) -> int:
+    refuse_overwriting_inputs([args.trace], [args.scenario])
     scenario, promise = load_scenario(args.scenario, limits)
     duration = None
     if args.duration is not None:

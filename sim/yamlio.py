@@ -12,7 +12,7 @@ import contextlib
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,6 +254,31 @@ def load_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[YamlDocument]
 OUTPUT_MODE = 0o644  # what kratix-sim writes for the user: readable like any report or CI artifact
 
 
+def refuse_overwriting_inputs(outputs: Iterable[Path | None], inputs: Iterable[Path | None]) -> None:
+    """Bad input when an output would replace one of the command's own input files (a typo that would destroy
+    it; a YAML file under an input folder counts), or when two outputs are one file."""
+    files: dict[str, Path] = {}
+    folders: list[tuple[str, Path]] = []
+    for source in inputs:
+        if source is not None and source.is_file():
+            files[os.path.realpath(source)] = source
+        elif source is not None and source.is_dir():
+            folders.append((os.path.realpath(source), source))
+    written: dict[str, Path] = {}
+    for output in outputs:
+        if output is None:
+            continue
+        real = os.path.realpath(output)
+        if real in files:
+            raise InputError(f"output {output} is also an input of this command ({files[real]}): give another path")
+        folder = next((given for root, given in folders if real.startswith(root + os.sep)), None)
+        if folder is not None and Path(real).suffix in (".yaml", ".yml") and Path(real).is_file():
+            raise InputError(f"output {output} would replace a file of the input folder {folder}: give another path")
+        if real in written:
+            raise InputError(f"two outputs go to one file: {written[real]} and {output}")
+        written[real] = output
+
+
 def write_atomic(path: Path, text: str, permissions: int = OUTPUT_MODE) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
     with atomic_writer(path, permissions) as handle:
@@ -272,6 +297,17 @@ def atomic_writer(path: Path | None, permissions: int = OUTPUT_MODE) -> Iterator
     if path is None:
         yield None
         return
+    if path.is_dir():
+        raise InputError(f"cannot write {path}: it is a folder; give a file name")
+    if path.exists() and not path.is_file():  # /dev/null, /dev/stdout, a FIFO: a stream, written through
+        try:
+            stream = path.open("w", encoding="utf-8", newline="\n")
+        except OSError as exc:
+            raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        with stream:
+            yield stream
+        return
+    path = Path(os.path.realpath(path)) if path.is_symlink() else path  # replace the file a symlink points at
     tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
     try:  # one cleanup for everything from the file's creation on (an interrupt may land right after it)
         try:

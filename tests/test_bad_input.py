@@ -445,3 +445,49 @@ def test_a_report_folder_that_is_a_file_is_refused_before_anything_runs(tmp_path
     assert lines == [f"kratix-sim: error: cannot write {tmp_path / 'a-file' / 'report.md'}: "
                      f"{tmp_path / 'a-file'} is not a folder"]
     assert (tmp_path / "a-file").read_text(encoding="utf-8") == "mine\n"
+
+
+def _own_copies(tmp_path: Path) -> dict[str, Path]:
+    """A scenario (with its Promise), its trace and a report of it, in ``tmp_path``."""
+    scenario = tmp_path / "q.yaml"
+    scenario.write_text((REPO_ROOT / "scenarios" / "quickstart.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "promises").mkdir()
+    (tmp_path / "promises" / "database.yaml").write_text(
+        (REPO_ROOT / "scenarios" / "promises" / "database.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    assert _sim("run", scenario, "--trace", tmp_path / "t.jsonl").returncode == 0
+    assert _sim("check", scenario, "--json-report", tmp_path / "r.json").returncode == 0
+    return {"scenario": scenario, "trace": tmp_path / "t.jsonl", "report": tmp_path / "r.json"}
+
+
+def test_no_output_replaces_one_of_the_commands_own_inputs(tmp_path: Path) -> None:
+    """A typo that names an input as the output would destroy the input: one line of bad input, the file
+    unchanged (and two outputs naming one file are refused too)."""
+    own = _own_copies(tmp_path)
+    before = {name: path.read_bytes() for name, path in own.items()}
+    s, t, r = own["scenario"], own["trace"], own["report"]
+    for args in (["run", s, "--trace", s], ["check", s, "--json-report", s], ["check", tmp_path, "--markdown", s],
+                 ["check", "--trace", t, "--json-report", t], ["report", "baseline", "save", r, "--to", r],
+                 ["report", "compare", r, r, "--output", r], ["report", "render", r, "--html", r],
+                 ["trace", "import", "--jobs", t, "--out", t]):
+        assert_one_line_of_bad_input(_sim(*args), "is also an input of this command" if args[0] != "check"
+                                     or args[2] != "--markdown" else "would replace a file of the input folder")
+    assert_one_line_of_bad_input(_sim("check", s, "--markdown", tmp_path / "x", "--json-report", tmp_path / "x"),
+                                 "two outputs go to one file")
+    assert {name: path.read_bytes() for name, path in own.items()} == before
+
+
+def test_outputs_write_through_symlinks_and_devices(tmp_path: Path) -> None:
+    """A symlinked output replaces the file it points at (the link stays); a device or pipe such as /dev/null
+    or /dev/stdout is written through, never replaced by a file; a folder is refused."""
+    own = _own_copies(tmp_path)
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(tmp_path / "target.jsonl")
+    assert _sim("run", own["scenario"], "--trace", link).returncode == 0
+    assert link.is_symlink() and (tmp_path / "target.jsonl").read_bytes() == own["trace"].read_bytes()
+    with atomic_writer(Path(os.devnull)) as handle:
+        assert handle is not None
+        handle.write("nothing\n")
+    assert Path(os.devnull).is_char_device()
+    piped = _sim("run", own["scenario"], "--trace", "/dev/stdout")
+    assert piped.returncode == 0 and piped.stdout.startswith('{"event":"header"')
+    assert_one_line_of_bad_input(_sim("run", own["scenario"], "--trace", ""), "it is a folder; give a file name")

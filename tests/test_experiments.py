@@ -426,6 +426,11 @@ def test_a_fresh_sweep_removes_what_an_earlier_one_wrote_and_nothing_else(tmp_pa
     for name in ("plot-stale_metric.png", "plot-stale_metric.svg", "summary.md", "results.csv"):
         (out / name).write_text("earlier\n", encoding="utf-8")
     (out / "notes.txt").write_text("mine\n", encoding="utf-8")
+    # without the sweep.json an earlier sweep leaves, those files are the user's: refused, nothing deleted
+    assert main(["sweep", str(EXPERIMENTS / "smoke.yaml"), "--workers", "1", "--out", str(out)]) == 2
+    assert "but no sweep.json, so not an earlier sweep's results" in capsys.readouterr().err
+    assert (out / "summary.md").read_text(encoding="utf-8") == "earlier\n"
+    (out / "sweep.json").write_text("{}\n", encoding="utf-8")
     assert main(["sweep", str(EXPERIMENTS / "smoke.yaml"), "--workers", "1", "--out", str(out)]) == 0
     capsys.readouterr()
     names = sorted(p.name for p in out.iterdir())

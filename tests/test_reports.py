@@ -401,6 +401,23 @@ def test_an_invalid_report_field_is_named_by_its_path_in_the_file(reference_repo
     assert err.startswith(f"kratix-sim: error: {tmp_path / 'bad.json'}: runs[0].metrics.jobs: invalid report: "), err
 
 
+@pytest.mark.parametrize(("value", "message"), [(10**400, "less than or equal to"), (float("nan"), "finite number"),
+                                              (float("inf"), "finite number")])
+def test_a_metric_no_float_can_compare_is_an_invalid_report(reference_report: Report, tmp_path: Path, value: float,
+                                                            message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Huge or non-finite metrics crashed compare and render (OverflowError), and NaN compared as "no
+    regression": both commands refuse the report as bad input."""
+    data = json.loads(reference_report.dumps())
+    data["runs"][0]["metrics"]["jobs"] = value
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    (tmp_path / "good.json").write_text(reference_report.dumps())
+    for args in (["compare", str(tmp_path / "good.json"), str(tmp_path / "bad.json")],
+                 ["render", str(tmp_path / "bad.json"), "--markdown", str(tmp_path / "out.md")]):
+        assert main(["report", *args]) == 2
+        err = capsys.readouterr().err
+        assert "runs[0].metrics.jobs: invalid report" in err and message in err, err
+
+
 def test_a_new_failing_case_counts_as_a_new_failure(reference_report: Report) -> None:
     """The headline counts a new case that fails among the new failures, as the REGRESSION it is."""
     more = reference_report.model_copy(deep=True)

@@ -9,7 +9,7 @@ line and field). Judge the result with ``kratix-sim check --trace``.
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from conformance.cluster_history.exporter import export_trace, to_yaml
@@ -20,7 +20,7 @@ from sim.errors import EXIT_OK, InputError
 from sim.model.loader import load_promise
 from sim.profiles import DEFAULT_PROFILE, PROFILES
 from sim.trace import Trace
-from sim.yamlio import Limits, write_atomic
+from sim.yamlio import Limits, refuse_overwriting_inputs, write_atomic
 
 DEFAULT_ORIGIN = "2026-01-01T00:00:00Z"
 
@@ -70,6 +70,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run_import(args: argparse.Namespace, limits: Limits) -> int:
     files: list[Path] = [*args.jobs, *args.pods, *args.events, *args.objects]
+    refuse_overwriting_inputs([args.out], [*files, args.promise])
     if args.jobs_to_keep is not None and args.jobs_to_keep < 1:
         raise InputError("--jobs-to-keep must be at least 1")
     promise = load_promise(args.promise, limits).promise if args.promise else None
@@ -109,6 +110,9 @@ def run_export(args: argparse.Namespace) -> int:
         raise InputError(f"--origin: not an RFC3339 time: {args.origin!r}") from exc
     if origin.tzinfo is None:
         raise InputError(f"--origin: give a time zone (e.g. {DEFAULT_ORIGIN})")
+    origin = origin.astimezone(UTC)  # the export's times are written in UTC (Z)
+    if args.out.exists() and not args.out.is_dir():
+        raise InputError(f"--out {args.out}: not a folder (the export writes one YAML file per List into it)")
     try:
         at = None if args.at is None else parse_option_duration(args.at)
     except ValueError as exc:
@@ -118,6 +122,10 @@ def run_export(args: argparse.Namespace) -> int:
     if at is not None and at > end:
         raise InputError(f"--at {args.at} is after the trace ends (t={end:g} s): nothing is known there; leave "
                          "--at out for the state at the end")
+    try:
+        origin + timedelta(seconds=end)
+    except OverflowError:
+        raise InputError(f"--origin {args.origin}: the trace's {end:g} s from there pass the year 9999") from None
     lists = export_trace(trace, origin, args.kind, args.api_version, at)
     for name, document in lists.items():
         write_atomic(args.out / name, to_yaml(document))

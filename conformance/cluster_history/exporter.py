@@ -69,7 +69,8 @@ class _Exporter:
 
     def time(self, event: Event | float) -> str:
         t = float(event["t"]) if isinstance(event, dict) else event
-        return (self.origin + timedelta(seconds=int(t))).strftime("%Y-%m-%dT%H:%M:%SZ")
+        at = self.origin + timedelta(seconds=int(t))
+        return f"{at.year:04d}" + at.strftime("-%m-%dT%H:%M:%SZ")  # RFC3339: four-digit years
 
     def _apply(self, event: Event) -> None:
         name = event["event"]

@@ -56,7 +56,7 @@ class CheckReport:
     @classmethod
     def wanted(cls, args: argparse.Namespace, rules: tuple[str, ...]) -> CheckReport | None:
         report = cls(args, rules)
-        report.outputs.check()
+        report.outputs.check([*(args.paths or []), *(args.trace or [])])
         return report if report.outputs.any() else None
 
     def add(self, run: RunVerdicts, trace: Trace | None = None) -> None:

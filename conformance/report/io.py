@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 
 from conformance.report.model import REPORT_FORMAT, Report
 from sim.errors import InputError, Location
-from sim.yamlio import DEFAULT_LIMITS, Limits, format_path, read_text, write_atomic
+from sim.yamlio import DEFAULT_LIMITS, Limits, format_path, read_text, refuse_overwriting_inputs, write_atomic
 
 DIR_FILES = {"markdown": "report.md", "junit": "report.xml", "json": "report.json", "html": "report.html"}
 
@@ -45,9 +46,10 @@ class Outputs:
     def paths(self) -> list[Path]:
         return [p for p in (self.markdown, self.junit, self.json, self.html) if p is not None]
 
-    def check(self) -> None:
-        """Refuse before anything runs what could never be written: a folder where a report goes, or a file where
-        a folder of its path goes (``--report FILE``)."""
+    def check(self, inputs: Iterable[Path | None] = ()) -> None:
+        """Refuse before anything runs what could never be written: a folder where a report goes, a file where
+        a folder of its path goes (``--report FILE``), a report over one of the command's ``inputs``."""
+        refuse_overwriting_inputs(self.paths(), inputs)
         for path in self.paths():
             if path.is_dir():
                 raise InputError(f"cannot write {path}: it is a folder")

@@ -12,7 +12,7 @@ time), which ``report compare`` and ``report baseline save`` ignore.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -22,12 +22,14 @@ ReportKind = Literal["check", "idempotency", "mutants", "explore", "sweep"]
 Result = Literal["pass", "fail", "unknown"]
 JobState = Literal["complete", "failed", "suspended", "running", "deleted"]
 MarkKind = Literal["fault", "failure", "restart"]
-MetricValue = int | float | None
+# A metric is a number a float holds exactly enough to compare (no 10**400, no NaN or infinity: see _Model).
+MetricValue = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | float | None
 
 
 class _Model(BaseModel):
-    # Readers ignore fields they do not know (later v1 versions may add some).
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    # Readers ignore fields they do not know (later v1 versions may add some). Non-finite numbers are refused:
+    # a NaN compares as neither better nor worse and would hide a regression.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, allow_inf_nan=False)
 
 
 class Tool(_Model):

@@ -313,8 +313,14 @@ class ResultStore:
         if resume:
             self.rows = self._resumable(manifest)
         else:  # everything an earlier sweep wrote here, so no other experiment's summary or plot stays behind
-            for path in (self.partial_path, self.results_path, self.out / SUMMARY, *sorted(self.out.glob("plot-*.png")),
-                         *sorted(self.out.glob("plot-*.svg"))):
+            earlier = [path for path in (self.partial_path, self.results_path, self.out / SUMMARY,
+                                         *sorted(self.out.glob("plot-*.png")), *sorted(self.out.glob("plot-*.svg")))
+                       if path.exists()]
+            if earlier and not (self.out / MANIFEST).is_file():  # not a sweep's folder: those are the user's
+                names = ", ".join(path.name for path in earlier[:3]) + (", ..." if len(earlier) > 3 else "")
+                raise InputError(f"--out {self.out}: holds {names} but no {MANIFEST}, so not an earlier sweep's "
+                                 "results; a sweep would replace them: give a new or empty folder")
+            for path in earlier:
                 path.unlink(missing_ok=True)
         write_atomic(self.out / MANIFEST, json.dumps(manifest, indent=2) + "\n")
         if self.rows:
