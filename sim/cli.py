@@ -30,6 +30,7 @@ from sim.errors import (
     interrupt_exit_code,
     interrupt_message,
 )
+from sim.yamlio import source_date_epoch
 
 if TYPE_CHECKING:
     from sim.yamlio import Limits
@@ -140,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if handler is None:
                 parser.print_help()
                 return EXIT_BAD_INPUT
+            source_date_epoch()  # refused before anything runs, not when the reports are written
             return handler(args)
         except InputError as exc:
             print(f"kratix-sim: error: {exc}", file=sys.stderr)

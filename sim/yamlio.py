@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -252,6 +253,22 @@ def load_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[YamlDocument]
 
 
 OUTPUT_MODE = 0o644  # what kratix-sim writes for the user: readable like any report or CI artifact
+
+
+def source_date_epoch() -> datetime | None:
+    """SOURCE_DATE_EPOCH (reproducible-builds.org) as a time; None when unset. A value that is not a whole
+    number of seconds since 1970 within the calendar is bad input: silently using the clock instead would
+    break the byte-for-byte promise unnoticed."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not epoch:
+        return None
+    try:
+        if not epoch.isdigit():
+            raise ValueError
+        return datetime.fromtimestamp(int(epoch), UTC)
+    except (ValueError, OverflowError, OSError):
+        raise InputError(f"SOURCE_DATE_EPOCH={epoch[:40]!r}: give a whole number of seconds since "
+                         "1970-01-01T00:00:00Z (up to year 9999), or unset it") from None
 
 
 def refuse_overwriting_inputs(outputs: Iterable[Path | None], inputs: Iterable[Path | None]) -> None:

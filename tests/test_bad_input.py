@@ -491,3 +491,14 @@ def test_outputs_write_through_symlinks_and_devices(tmp_path: Path) -> None:
     piped = _sim("run", own["scenario"], "--trace", "/dev/stdout")
     assert piped.returncode == 0 and piped.stdout.startswith('{"event":"header"')
     assert_one_line_of_bad_input(_sim("run", own["scenario"], "--trace", ""), "it is a folder; give a file name")
+
+
+@pytest.mark.parametrize("epoch", ["abc", "-1", "1e3", "99999999999999999"])
+def test_a_malformed_source_date_epoch_is_refused_before_anything_runs(epoch: str) -> None:
+    """SOURCE_DATE_EPOCH pins the reports' time for byte-identical files: a value that is not whole seconds
+    since 1970 (or beyond the calendar) is one line of bad input, not a silent fall back to the clock (nor a
+    crash after every run, as a huge one was)."""
+    result = subprocess.run([sys.executable, "-m", "sim", "validate", "examples/idempotent/promise.yaml"],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False,
+                            env={**os.environ, "SOURCE_DATE_EPOCH": epoch})
+    assert_one_line_of_bad_input(result, f"SOURCE_DATE_EPOCH={epoch!r}: give a whole number of seconds")

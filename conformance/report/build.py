@@ -6,7 +6,6 @@ with ``engine=`` set, ``sweep`` runs with ``params=``, and any of them extra tab
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +29,7 @@ from conformance.rules import RULES_BY_ID
 from conformance.verdict import Verdict, worst
 from sim import __version__
 from sim.trace import Trace
+from sim.yamlio import source_date_epoch
 
 EXTRA_RULES: dict[str, str] = {
     "LIVENESS": "every object converges after the last fault",
@@ -55,9 +55,9 @@ def run_id(subject: str, seed: int | None, engine: str = "reference", params: di
 def generated_now(wall_s: float | None = None) -> Generated:
     """Now as ISO 8601 UTC, and the wall-clock seconds taken. With SOURCE_DATE_EPOCH set (reproducible
     builds), that time and no duration, so every file of a run is the same byte for byte."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if epoch.isdigit():
-        moment, wall_s = datetime.fromtimestamp(int(epoch), UTC), None
+    pinned = source_date_epoch()
+    if pinned is not None:
+        moment, wall_s = pinned, None
     else:
         moment = datetime.now(UTC)
     return Generated(at=moment.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
