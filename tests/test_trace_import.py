@@ -230,3 +230,20 @@ def test_option_misuse_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["trace", "import", *argv, "--out", str(tmp_path / "t.jsonl")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("restartCount: 0", "restartCount: 1000000000", "restartCount: Pod"),
+    ("restartCount: 0", "restartCount: -5", "restartCount: Pod"),
+    ("exitCode: 0", 'exitCode: "x"', "exitCode: Pod"),
+    ("exitCode: 0", "exitCode: 1e30", "exitCode: Pod"),
+])
+def test_container_counts_and_exit_codes_must_be_integers_in_range(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                    old: str, new: str, message: str) -> None:
+    """A non-integer exit code used to import as 0 (success) and a huge restartCount as that many executions
+    (gigabytes): both are one line of bad input naming the field."""
+    bad = tmp_path / "jobs-pods.yaml"
+    bad.write_text((HEALTHY / "jobs-pods.yaml").read_text().replace(old, new, 1))
+    assert main(["trace", "import", "--jobs", str(bad), "--out", str(tmp_path / "t.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "jobs-pods.yaml:" in err and message in err and "must be an integer" in err, err

@@ -116,6 +116,19 @@ def timestamp(obj: KubeObject, *keys: str | int) -> datetime | None:
     return parsed
 
 
+MAX_RESTARTS = 10_000  # each restart of a container becomes trace events; more is no pipeline's pod
+
+
+def _integer(obj: KubeObject, low: int, high: int, *keys: str | int) -> int | None:
+    """An integer field of ``obj`` in [low, high] (None when absent); anything else is an InputError."""
+    value = obj.field(*keys)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise obj.error(f"must be an integer from {low:,} to {high:,}: {value!r}", *keys)
+    return value
+
+
 def _required_time(obj: KubeObject, *keys: str | int) -> datetime:
     value = timestamp(obj, *keys)
     if value is None:
@@ -337,14 +350,13 @@ class _Importer:
                     status: dict[str, Any]) -> list[tuple[datetime, datetime | None, dict[str, Any]]]:
         """(started, exited, fields) of each execution of one container, oldest first."""
         path: tuple[str | int, ...] = ("status", *where)
-        count = status.get("restartCount")
-        restarts = count if isinstance(count, int) else 0
+        restarts = _integer(pod, 0, MAX_RESTARTS, *path, "restartCount") or 0
         last = timestamp(pod, *path, "lastState", "terminated", "startedAt")
         out: list[tuple[datetime, datetime | None, dict[str, Any]]] = []
         if restarts and last is not None:
             last_end = timestamp(pod, *path, "lastState", "terminated", "finishedAt")
-            code = pod.field(*path, "lastState", "terminated", "exitCode")
-            code = code if isinstance(code, int) else 1
+            code = _integer(pod, -(2**31), 2**31 - 1, *path, "lastState", "terminated", "exitCode")
+            code = 1 if code is None else code
             if restarts > 1:
                 self.gap("restart-history", f"pod {pod.name} container {status.get('name')} restarted {restarts} "
                                             f"times; the kubelet keeps only the last termination")
@@ -360,10 +372,12 @@ class _Importer:
         if current == "running":
             out.append((started, None, {"attempt": attempt}))
         else:
-            code = pod.field(*path, "state", "terminated", "exitCode")
+            code = _integer(pod, -(2**31), 2**31 - 1, *path, "state", "terminated", "exitCode")
+            if code is None:
+                raise pod.error("a terminated container needs its exitCode", *path, "state", "terminated")
             ended = timestamp(pod, *path, "state", "terminated", "finishedAt")
-            out.append((started, ended or started, {"attempt": attempt, "exit_code": code if isinstance(code, int)
-                                                    else 0, **self._reason(pod, (*path, "state", "terminated"))}))
+            out.append((started, ended or started, {"attempt": attempt, "exit_code": code,
+                                                    **self._reason(pod, (*path, "state", "terminated"))}))
         return out
 
     @staticmethod
