@@ -97,6 +97,7 @@ class Trace:
         header: Event | None = None
         events: list[Event] = []
         last_seq: int | None = None
+        last_t: float = 0
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -109,17 +110,17 @@ class Trace:
             if header is None:
                 if item["event"] != "header" or item.get("format") != TRACE_FORMAT:
                     raise InputError(f"first line must be a {TRACE_FORMAT} header", Location(file, line=number))
-                if not isinstance(item.get("config", {}), dict):
-                    raise InputError("`config` must be a mapping", Location(file, "config", number))
+                _check_header(item, file, number)
                 header = item
                 continue
             seq, t = item.get("seq"), item.get("t")
             if not isinstance(seq, int) or isinstance(seq, bool) or (last_seq is not None and seq <= last_seq):
                 raise InputError("`seq` must be an integer, strictly increasing", Location(file, "seq", number))
-            if not isinstance(t, int | float) or isinstance(t, bool) or not 0 <= t < math.inf:
-                raise InputError("`t` must be a finite number of seconds, 0 or more", Location(file, "t", number))
+            if not isinstance(t, int | float) or isinstance(t, bool) or not last_t <= t < math.inf:
+                raise InputError("`t` must be a finite number of seconds, 0 or more, never decreasing",
+                                 Location(file, "t", number))
             _check_fields(item, file, number)
-            last_seq = seq
+            last_seq, last_t = seq, t
             events.append(item)
         if header is None:
             raise InputError("empty trace (no header line)", Location(file))
@@ -138,6 +139,33 @@ _TEXT_FIELDS = ("object", "workflow", "action", "pipeline", "job", "pod", "conta
                 "status", "label", "finalizer", "restart_policy", "promise", "digest")
 _INTEGER_FIELDS = ("pipeline_index", "attempt", "exit_code", "backoff_limit", "generation")
 _REQUIRED = {"job_created": ("job",), "pod_created": ("pod",)}
+
+
+def _check_header(header: Event, file: str, number: int) -> None:
+    """The header's profile is one kratix-sim knows, and its ``config`` values have their documented types (the
+    checkers read them: a wrong one would judge the trace by rules it never had)."""
+    from sim.profiles import PROFILES
+
+    profile = header.get("profile")
+    if profile is not None and profile not in PROFILES:
+        raise InputError(f"unknown profile {profile!r}; accepted: {', '.join(sorted(PROFILES))}",
+                         Location(file, "profile", number))
+    config = header.get("config", {})
+    if not isinstance(config, dict):
+        raise InputError("`config` must be a mapping", Location(file, "config", number))
+    interval = config.get("reconciliationInterval_s")
+    if interval is not None and (not isinstance(interval, int | float) or isinstance(interval, bool)
+                                 or not 0 < interval < math.inf):
+        raise InputError("`reconciliationInterval_s` must be a positive number of seconds",
+                         Location(file, "config.reconciliationInterval_s", number))
+    for key, least in (("numberOfJobsToKeep", 1), ("defaultBackoffLimit", 0)):
+        value = config.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < least):
+            raise InputError(f"`{key}` must be an integer, {least} or more", Location(file, f"config.{key}", number))
+    after_failure = config.get("reconcileAfterFailure")
+    if after_failure is not None and not isinstance(after_failure, bool):
+        raise InputError("`reconcileAfterFailure` must be true or false",
+                         Location(file, "config.reconcileAfterFailure", number))
 
 
 def _check_fields(item: Event, file: str, number: int) -> None:

@@ -502,3 +502,35 @@ def test_a_malformed_source_date_epoch_is_refused_before_anything_runs(epoch: st
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False,
                             env={**os.environ, "SOURCE_DATE_EPOCH": epoch})
     assert_one_line_of_bad_input(result, f"SOURCE_DATE_EPOCH={epoch!r}: give a whole number of seconds")
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"config": {"numberOfJobsToKeep": "x"}}, "config.numberOfJobsToKeep: `numberOfJobsToKeep` must be an integer"),
+    ({"config": {"numberOfJobsToKeep": -3}}, "`numberOfJobsToKeep` must be an integer, 1 or more"),
+    ({"config": {"reconciliationInterval_s": -1}}, "`reconciliationInterval_s` must be a positive number"),
+    ({"config": {"reconcileAfterFailure": "yes"}}, "`reconcileAfterFailure` must be true or false"),
+    ({"config": {"defaultBackoffLimit": 1.5}}, "`defaultBackoffLimit` must be an integer, 0 or more"),
+    ({"profile": "nope"}, "unknown profile 'nope'; accepted: kratix-2025, kratix-2026.08, seed-doc"),
+])
+def test_a_trace_header_the_checkers_cannot_read_is_bad_input(tmp_path: Path, change: dict[str, object],
+                                                              message: str) -> None:
+    """The checkers read the header's profile and config: a wrong type or value used to become a checker crash
+    (unknown) or an invented failure (a negative interval failed W9)."""
+    trace = tmp_path / "t.jsonl"
+    assert _sim("run", "scenarios/quickstart.yaml", "--trace", trace).returncode == 0
+    lines = trace.read_text(encoding="utf-8").splitlines()
+    header = json.loads(lines[0])
+    header.update({k: ({**header[k], **v} if isinstance(v, dict) else v) for k, v in change.items()})
+    trace.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n", encoding="utf-8")
+    assert_one_line_of_bad_input(_sim("check", "--trace", trace), message)
+
+
+def test_a_trace_whose_time_goes_back_is_bad_input(tmp_path: Path) -> None:
+    trace = tmp_path / "t.jsonl"
+    assert _sim("run", "scenarios/quickstart.yaml", "--trace", trace).returncode == 0
+    lines = trace.read_text(encoding="utf-8").splitlines()
+    last = json.loads(lines[-1])
+    last["t"] = 1
+    trace.write_text("\n".join([*lines[:-1], json.dumps(last)]) + "\n", encoding="utf-8")
+    assert_one_line_of_bad_input(_sim("check", "--trace", trace), "`t` must be a finite number of seconds, 0 or "
+                                                                 "more, never decreasing")
