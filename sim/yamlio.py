@@ -116,6 +116,7 @@ class YamlDocument:
 
 
 _PLAIN_COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+MERGE_TAG = "tag:yaml.org,2002:merge"  # the key of a YAML merge (<<)
 
 
 class _Loader(yaml.SafeLoader):
@@ -150,9 +151,12 @@ class _Builder:
                 Location(self.source.file, format_path(path), node.start_mark.line + 1),
             )
         if isinstance(node, MappingNode):
-            self.loader.flatten_mapping(node)  # YAML merge keys (<<)
+            explicit = sum(1 for key_node, _ in node.value if key_node.tag != MERGE_TAG)
+            self.loader.flatten_mapping(node)  # YAML merge keys (<<): merged pairs first, in precedence order
+            merged = len(node.value) - explicit
             result: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
+            written: set[Any] = set()  # keys written in this mapping itself (a merged one they override is fine)
+            for index, (key_node, value_node) in enumerate(node.value):
                 key = self.build(key_node, path, depth + 1)
                 if isinstance(key, list | dict):
                     raise InputError(
@@ -160,11 +164,13 @@ class _Builder:
                                                                    key_node.start_mark.line + 1)
                     )
                 child = (*path, str(key))
-                if key in result:
-                    raise InputError(
-                        f"duplicate key {key!r}",
-                        Location(self.source.file, format_path(child), key_node.start_mark.line + 1),
-                    )
+                if index >= merged:
+                    if key in written:
+                        raise InputError(
+                            f"duplicate key {key!r}",
+                            Location(self.source.file, format_path(child), key_node.start_mark.line + 1),
+                        )
+                    written.add(key)
                 self.source.lines[child] = key_node.start_mark.line + 1
                 result[key] = self.build(value_node, child, depth + 1)
             return result

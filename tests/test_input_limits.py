@@ -237,3 +237,21 @@ def test_traces_and_reports_obey_the_file_size_option(tmp_path: Path) -> None:
     assert cli("report", "compare", baseline, baseline, "--max-file-bytes", size)[0] == 0
     code, _, err = cli("report", "baseline", "save", baseline, "--to", tmp_path / "b.json", "--max-file-bytes", "100")
     assert code == 2 and "over the 100-byte limit" in err and not (tmp_path / "b.json").exists()
+
+
+def test_yaml_merge_keys_override_as_yaml_says_and_written_duplicates_are_refused(tmp_path: Path) -> None:
+    """A key written beside a merge (<<) overrides the merged one, and an earlier merged mapping overrides a
+    later one, as PyYAML's safe_load reads them (this used to be "duplicate key"); a key written twice in one
+    mapping is still refused with its line."""
+    from sim.yamlio import load_file
+
+    text = ("base: &b {x: 1, y: 2}\nover:\n  <<: *b\n  x: 3\nmulti:\n  <<: [{x: 1, z: 1}, {x: 2, w: 2}]\n")
+    path = tmp_path / "merge.yaml"
+    path.write_text(text)
+    (document,) = load_file(path)
+    assert document.data == yaml.safe_load(text) == {"base": {"x": 1, "y": 2}, "over": {"x": 3, "y": 2},
+                                                     "multi": {"x": 1, "z": 1, "w": 2}}
+    path.write_text(text + "dup:\n  a: 1\n  a: 2\n")
+    with pytest.raises(InputError, match="duplicate key 'a'") as raised:
+        load_file(path)
+    assert "merge.yaml:9: dup.a" in str(raised.value)
