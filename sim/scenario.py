@@ -49,7 +49,7 @@ class KratixConfig(_Strict):
     profile: str = DEFAULT_PROFILE
     reconciliationInterval: Seconds | None = None
     reconcileAfterFailure: bool | None = None
-    defaultBackoffLimit: int | None = Field(default=None, ge=0)
+    defaultBackoffLimit: int | None = Field(default=None, ge=0, le=2**31 - 1)  # a Job's backoffLimit is an int32
     numberOfJobsToKeep: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")

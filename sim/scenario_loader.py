@@ -422,8 +422,15 @@ def check_work_limit(scenario: Scenario, promise: Promise, source: SourceMap, li
     settle = settle_s(scenario, promise)
     work = objects * (1 + (spec.duration + settle) / interval)
     if not work <= limits.max_reconciliations:
+        # blame what makes it long: the duration, else the settle time's back-off limit or container durations
+        where: tuple[str, ...] = ("spec", "duration")
+        why = ""
+        if settle > spec.duration:
+            why = " (the settle time grows with the back-off limits and the containers' durations)"
+            where = ("spec", "kratix", "defaultBackoffLimit") if spec.kratix.defaultBackoffLimit is not None \
+                else ("spec", "behaviour")
         raise InputError(
             f"the scenario asks for about {_number(work)} reconciliations ({_number(objects)} objects x "
             f"(duration {_number(spec.duration)} s + settle time {_number(settle)} s) / interval "
-            f"{_number(interval)} s), over the limit of {_number(limits.max_reconciliations)}; raise it with "
-            "--max-reconciliations", source.at(("spec", "duration")))
+            f"{_number(interval)} s), over the limit of {_number(limits.max_reconciliations)}{why}; raise it "
+            "with --max-reconciliations", source.at(where))

@@ -534,3 +534,17 @@ def test_a_trace_whose_time_goes_back_is_bad_input(tmp_path: Path) -> None:
     trace.write_text("\n".join([*lines[:-1], json.dumps(last)]) + "\n", encoding="utf-8")
     assert_one_line_of_bad_input(_sim("check", "--trace", trace), "`t` must be a finite number of seconds, 0 or "
                                                                  "more, never decreasing")
+
+
+def test_work_from_a_huge_back_off_limit_blames_the_limit_not_the_duration(tmp_path: Path) -> None:
+    """A settle time made long by defaultBackoffLimit is located at that key (it used to blame spec.duration);
+    past int32, Kubernetes' type for backoffLimit, the value itself is refused."""
+    scenario = tmp_path / "s.yaml"
+    text = _TINY_SCENARIO.replace("NAME", "huge").replace("SEED", "1").replace("  duration: 1h\n",
+                                                                           "  duration: 1h\n  kratix:\n    "
+                                                                           "defaultBackoffLimit: LIMIT\n")
+    scenario.write_text(text.replace("LIMIT", "2000000000"), encoding="utf-8")
+    assert_one_line_of_bad_input(_sim("run", scenario), "s.yaml:7: spec.kratix.defaultBackoffLimit: the scenario "
+                                                        "asks for about")
+    scenario.write_text(text.replace("LIMIT", "2147483648"), encoding="utf-8")
+    assert_one_line_of_bad_input(_sim("run", scenario), "defaultBackoffLimit: Input should be less than or equal")
