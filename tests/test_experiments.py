@@ -437,3 +437,28 @@ def test_a_fresh_sweep_removes_what_an_earlier_one_wrote_and_nothing_else(tmp_pa
     assert "plot-stale_metric.png" not in names and "plot-stale_metric.svg" not in names
     assert (out / "notes.txt").read_text(encoding="utf-8") == "mine\n"
     assert (out / "summary.md").read_text(encoding="utf-8") != "earlier\n"
+
+
+def test_plots_of_names_in_another_script_stay_quiet() -> None:
+    """matplotlib warns for each character its font lacks; the plot writers silence exactly that warning (a
+    successful sweep or check printed several lines of it), and nothing else."""
+    import io
+    import warnings
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from sim.experiments.report import quiet_missing_glyphs
+
+    figure = Figure()
+    FigureCanvasAgg(figure)
+    figure.add_subplot().set_title("名前")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figure.savefig(io.BytesIO(), format="png")
+        assert any("missing from" in str(w.message) for w in caught)
+        caught.clear()
+        with quiet_missing_glyphs():
+            figure.savefig(io.BytesIO(), format="png")
+            warnings.warn("another warning", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["another warning"]

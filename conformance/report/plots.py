@@ -20,6 +20,7 @@ from matplotlib.ticker import MaxNLocator
 
 from conformance.report.model import Run, Timeline
 from sim.durations import format_duration
+from sim.experiments.report import quiet_missing_glyphs
 
 JOB_COLOURS = {"complete": "#2f9e44", "failed": "#e03131", "suspended": "#f08c00", "deleted": "#868e96",
                "running": "#1c7ed6"}
@@ -125,7 +126,8 @@ def rounded_duration(t: float, span: float) -> str:
 def _png(figure: Figure) -> bytes:
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    with quiet_missing_glyphs():
+        figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return buffer.getvalue()
 
 
@@ -234,7 +236,7 @@ def activity_png(run: Run) -> bytes:
     left.set_ylabel("runs (cumulative)")
     left.set_xlim(0, end_s / scale)
     left.yaxis.set_major_locator(MaxNLocator(integer=True))
-    if busiest:
+    if busiest and left.get_legend_handles_labels()[1]:
         left.legend(fontsize=7, frameon=False, loc="upper left")
 
     ranked = sorted(run.objects, key=lambda o: (-(o.pod_retries + o.container_restarts + o.jobs_failed), o.object))

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,6 +121,15 @@ def _axis(values: Sequence[Any]) -> tuple[list[float], str, list[str] | None]:
     return [float(labels.index(format_value(v))) for v in values], "", labels
 
 
+@contextmanager
+def quiet_missing_glyphs() -> Iterator[None]:
+    """matplotlib warns, over several lines, for every character its font lacks (a name in another script); the
+    plot is right but for that glyph, so a successful command stays quiet."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+        yield
+
+
 def plot_file_stem(metric: str) -> str:
     return "plot-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", metric.replace("@", "_at_"))
 
@@ -164,12 +175,14 @@ def write_plots(loaded: LoadedExperiment, rows: Sequence[Sequence[str]], out: Pa
         axes.set_ylabel(metric)
         axes.set_title(f"{loaded.name}: {metric} (mean, {LEVEL:.0%} CI)")
         axes.grid(True, alpha=0.3)
-        if others:
+        if others and axes.get_legend_handles_labels()[1]:
             axes.legend(fontsize="small")
         for suffix in (".png", ".svg"):
             path = out / (plot_file_stem(metric) + suffix)
             tmp = path.with_name(f".{path.name}.tmp")
-            figure.savefig(tmp, format=suffix[1:], dpi=100, metadata={"Date": None} if suffix == ".svg" else None)
+            with quiet_missing_glyphs():
+                figure.savefig(tmp, format=suffix[1:], dpi=100,
+                               metadata={"Date": None} if suffix == ".svg" else None)
             tmp.replace(path)
             written.append(path)
     return written
