@@ -38,9 +38,10 @@ from sim.cli import refuse_unless
 from sim.errors import EXIT_FAILED, EXIT_OK, InputError, Location
 from sim.executors.base import KRATIX_INPUT_DIR, ExecutorError, ExecutorUnavailable, Mount, outside_volumes
 from sim.executors.container import CONTAINER_NAME_PREFIX, ContainerExecutor
-from sim.executors.contract import temporary_directory
+from sim.executors.contract import container_env, temporary_directory
 from sim.executors.process import ProcessExecutor
 from sim.model.loader import LoadedPromise, load_promise, load_resources
+from sim.model.promise import WORKFLOW_ACTIONS, WorkflowType
 from sim.progress import interactive
 from sim.yamlio import Limits
 
@@ -136,6 +137,19 @@ def _check_api(loaded: LoadedPromise, request: dict[str, Any], where: Location) 
                          f"Promise's API {kind} ({group}/...): give a request of the Promise's kind", where)
 
 
+def _check_envs(loaded: LoadedPromise, workflow: WorkflowType) -> None:
+    """Every container the runs would start has an environment the real executors can build (no valueFrom or
+    envFrom, which need a cluster): refused before anything runs, at the container's file and line."""
+    for action in WORKFLOW_ACTIONS:
+        for p, pipeline in enumerate(loaded.promise.pipelines(workflow, action)):
+            for c, container in enumerate(pipeline.spec.containers):
+                try:
+                    container_env(container, [])
+                except ExecutorError as exc:
+                    where = loaded.at(("spec", "workflows", workflow, action, p, "spec", "containers", c))
+                    raise InputError(f"Pipeline {pipeline.name!r}: {exc}", where) from None
+
+
 def _externals(targets: list[str]) -> list[str]:
     try:
         return [outside_volumes(target) for target in targets]
@@ -177,6 +191,7 @@ def run_idempotency(args: argparse.Namespace, limits: Limits) -> int:
     refuse_unless(args.executor == "container", args, ["engine", "engine_option", "container_prefix", "writable_root"],
                   "with --executor container")
     loaded = load_promise(args.promise, limits)
+    _check_envs(loaded, args.workflow)
     dirs = _script_dirs(args, loaded)
     lint = [] if args.no_lint else lint_promise(loaded, dirs)
     result: MatrixResult | None = None

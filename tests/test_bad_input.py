@@ -548,3 +548,18 @@ def test_work_from_a_huge_back_off_limit_blames_the_limit_not_the_duration(tmp_p
                                                         "asks for about")
     scenario.write_text(text.replace("LIMIT", "2147483648"), encoding="utf-8")
     assert_one_line_of_bad_input(_sim("run", scenario), "defaultBackoffLimit: Input should be less than or equal")
+
+
+def test_a_container_env_from_the_cluster_is_located_before_anything_runs(tmp_path: Path) -> None:
+    """idempotency refuses a container whose env uses valueFrom (it needs a cluster) at the container's file and
+    line, before any run (the message used to name only the container)."""
+    promise = tmp_path / "promise.yaml"
+    text = (REPO_ROOT / "examples" / "idempotent" / "promise.yaml").read_text(encoding="utf-8")
+    step = "              - name: configure\n"
+    assert step in text
+    promise.write_text(text.replace(step, step + "                env: [{name: X, valueFrom: {secretKeyRef: "
+                                    "{name: s, key: k}}}]\n", 1), encoding="utf-8")
+    result = _sim("idempotency", promise, "--request", "examples/idempotent/resource-request.yaml")
+    assert_one_line_of_bad_input(result, "containers[1]: Pipeline 'instance-configure': container 'configure': "
+                                         "env 'X' uses valueFrom")
+    assert f"{promise}:" in result.stderr

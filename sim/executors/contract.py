@@ -270,7 +270,7 @@ def container_env(container: Container, base: Sequence[tuple[str, str]]) -> list
         if "valueFrom" in entry:
             raise ExecutorError(f"container {container.name!r}: env {name!r} uses valueFrom, which needs a cluster "
                                 "(Secrets, ConfigMaps, the downward API) and is not supported by the real "
-                                "executors; give it a value")
+                                "executors; to test the Pipeline here, give it a `value` in a copy of the Promise")
         value = entry.get("value", "")
         env[name] = expand_vars("" if value is None else str(value), env)
     return list(env.items())
