@@ -59,9 +59,15 @@ class KratixConfig(_Strict):
         return self
 
 
+# Kubernetes object names (RFC 1123): a resource's name is a DNS subdomain, its namespace a DNS label.
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+ExitCode = Annotated[int, Field(ge=0, le=255)]  # a process's exit status as the kubelet reports it
+
+
 class ResourceSpec(_Strict):
-    name: str = Field(min_length=1)
-    namespace: str = "default"
+    name: str = Field(min_length=1, pattern=NAME_PATTERN)
+    namespace: str = Field(default="default", pattern=NAMESPACE_PATTERN)
     spec: dict[str, Any] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
     at: Seconds = 0.0
@@ -75,7 +81,7 @@ class ContainerBehaviour(_Strict):
     """What the modelled executor does for one container (issue 3, item 4)."""
 
     duration: Seconds = 5.0
-    exitCodes: list[int] | None = Field(default=None, min_length=1)
+    exitCodes: list[ExitCode] | None = Field(default=None, min_length=1)
     failureProbability: float | None = Field(default=None, ge=0.0, le=1.0)
     outputs: dict[str, Any] = Field(default_factory=dict)  # files it writes under /kratix/output
     status: dict[str, Any] = Field(default_factory=dict)  # keys it writes to /kratix/metadata/status.yaml
@@ -121,7 +127,7 @@ class Fault(_Strict):
     downtime: Seconds = 0.0
     spec: dict[str, Any] | None = None
     container: str | None = None  # container-failure: workflow/action/pipeline/container key
-    exitCode: int = 1
+    exitCode: int = Field(default=1, ge=1, le=255)
     count: int = Field(default=1, ge=1)  # container-failure: how many executions fail
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -134,6 +140,8 @@ class Fault(_Strict):
             raise ValueError("give exactly one of at, every, rate")
         if self.every is not None and self.every <= 0:
             raise ValueError("every must be positive")
+        if self.until is not None and self.until < self.from_:
+            raise ValueError("until is before from: the schedule would never fire")
         # judged by value, not by the keys written, so a dumped Fault (defaults spelt out) reads back
         if self.at is not None and (self.from_ != 0 or self.until is not None):
             raise ValueError("from and until bound an every or rate schedule, not at")
@@ -228,7 +236,7 @@ ExecutorSetting = Annotated[ExecutorConfig, BeforeValidator(_executor_shorthand)
 
 
 class ScenarioSpec(_Strict):
-    seed: int = 7
+    seed: int = Field(default=7, strict=True)  # not `true`, not "12"
     duration: Seconds = 36000.0
     kratix: KratixConfig = KratixConfig()
     promise: str | dict[str, Any]

@@ -154,6 +154,19 @@ def test_the_fixture_promise_is_fine_and_only_the_scenarios_are_broken(tmp_path:
     ("same-resource-twice.yaml", "apiVersion: kratix-sim/v1alpha1\nkind: Scenario\nmetadata:\n  name: x\nspec:\n"
      "  promise: p.yaml\n  resources:\n    - {name: web, count: 2}\n    - {name: web-1}\n", 9,
      "spec.resources[1].name", ("resource default/web-1 is named twice",)),
+    ("slash-in-a-name.yaml", "apiVersion: kratix-sim/v1alpha1\nkind: Scenario\nmetadata:\n  name: x\nspec:\n"
+     "  promise: p.yaml\n  resources:\n    - {name: x/y}\n", 8, "spec.resources[0].name", ("should match pattern",)),
+    ("namespace-not-a-label.yaml", "apiVersion: kratix-sim/v1alpha1\nkind: Scenario\nmetadata:\n  name: x\n"
+     "spec:\n  promise: p.yaml\n  resources:\n    - {name: web, namespace: Team.A}\n", 8,
+     "spec.resources[0].namespace", ("should match pattern",)),
+    ("seed-true.yaml", "apiVersion: kratix-sim/v1alpha1\nkind: Scenario\nmetadata:\n  name: x\nspec:\n"
+     "  promise: p.yaml\n  seed: true\n", 7, "spec.seed", ("valid integer",)),
+    ("until-before-from.yaml", "apiVersion: kratix-sim/v1alpha1\nkind: Scenario\nmetadata:\n  name: x\nspec:\n"
+     "  promise: p.yaml\n  faults:\n    - {every: 1h, from: 5h, until: 2h, kind: controller-restart}\n", 8,
+     "spec.faults[0]", ("until is before from",)),
+    ("exit-code-out-of-range.yaml", "apiVersion: kratix-sim/v1alpha1\nkind: Scenario\nmetadata:\n  name: x\n"
+     "spec:\n  promise: p.yaml\n  behaviour:\n    default: {exitCodes: [1, 300]}\n", 8,
+     "spec.behaviour.default.exitCodes[1]", ("less than or equal to 255",)),
 ])
 def test_bad_scenarios_written_to_tmp(tmp_path: Path, name: str, text: str, line: int, key: str,
                                       words: tuple[str, ...]) -> None:
