@@ -147,7 +147,7 @@ def _check_header(header: Event, file: str, number: int) -> None:
     from sim.profiles import PROFILES
 
     profile = header.get("profile")
-    if profile is not None and profile not in PROFILES:
+    if profile is not None and (not isinstance(profile, str) or profile not in PROFILES):
         raise InputError(f"unknown profile {profile!r}; accepted: {', '.join(sorted(PROFILES))}",
                          Location(file, "profile", number))
     config = header.get("config", {})

@@ -181,8 +181,11 @@ def test_resume_refuses_results_of_another_experiment(tmp_path: Path) -> None:
     other = load_experiment(_experiment(tmp_path))
     with pytest.raises(InputError, match="from another experiment"):
         run_sweep(other, tmp_path, SerialBackend(), resume=True)
+    # without --resume a sweep starts over in a sweep's folder
+    assert run_sweep(other, tmp_path, SerialBackend()).ran == other.runs
     (tmp_path / "sweep.json").unlink()
     with pytest.raises(InputError, match="cannot tell which experiment"):
         run_sweep(loaded, tmp_path, SerialBackend(), resume=True)
-    # without --resume a sweep starts over
-    assert run_sweep(other, tmp_path, SerialBackend()).ran == other.runs
+    # ... and nowhere else: without the sweep.json, results.csv may be anybody's
+    with pytest.raises(InputError, match="holds results.csv but no sweep.json"):
+        run_sweep(other, tmp_path, SerialBackend())
