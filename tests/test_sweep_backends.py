@@ -187,5 +187,5 @@ def test_resume_refuses_results_of_another_experiment(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot tell which experiment"):
         run_sweep(loaded, tmp_path, SerialBackend(), resume=True)
     # ... and nowhere else: without the sweep.json, results.csv may be anybody's
-    with pytest.raises(InputError, match="holds results.csv but no sweep.json"):
+    with pytest.raises(InputError, match=r"holds results\.csv but no sweep\.json"):
         run_sweep(other, tmp_path, SerialBackend())
