@@ -102,9 +102,11 @@ class Trace:
             if not line.strip():
                 continue
             try:
-                item = json.loads(line)
+                item = json.loads(line, object_pairs_hook=_no_duplicate_keys)
             except json.JSONDecodeError as exc:
                 raise InputError(f"not JSON: {exc.msg}", Location(file, line=number)) from exc
+            except _DuplicateKey as exc:
+                raise InputError(f"duplicate key {exc.args[0]!r}", Location(file, str(exc.args[0]), number)) from None
             if not isinstance(item, dict) or not isinstance(item.get("event"), str):
                 raise InputError("each line must be an object with an `event` field", Location(file, line=number))
             if header is None:
@@ -139,6 +141,18 @@ _TEXT_FIELDS = ("object", "workflow", "action", "pipeline", "job", "pod", "conta
                 "status", "label", "finalizer", "restart_policy", "promise", "digest")
 _INTEGER_FIELDS = ("pipeline_index", "attempt", "exit_code", "backoff_limit", "generation")
 _REQUIRED = {"job_created": ("job",), "pod_created": ("pod",)}
+
+
+class _DuplicateKey(ValueError):
+    """A JSON object with one key twice (``json`` would keep the last silently; YAML inputs refuse it too)."""
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    item = dict(pairs)
+    if len(item) != len(pairs):  # rare: only then look for the key
+        keys = [key for key, _ in pairs]
+        raise _DuplicateKey(next(key for i, key in enumerate(keys) if key in keys[:i]))
+    return item
 
 
 def _check_header(header: Event, file: str, number: int) -> None:

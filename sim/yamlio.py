@@ -210,7 +210,7 @@ def read_text(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror}", Location(name)) from exc
     if b"\x00" in raw:
-        raise InputError("binary file (contains NUL bytes), not YAML", Location(name))
+        raise InputError("binary file (contains NUL bytes), not text", Location(name))
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -563,3 +563,25 @@ def test_a_container_env_from_the_cluster_is_located_before_anything_runs(tmp_pa
     assert_one_line_of_bad_input(result, "containers[1]: Pipeline 'instance-configure': container 'configure': "
                                          "env 'X' uses valueFrom")
     assert f"{promise}:" in result.stderr
+
+
+def test_a_trace_line_with_a_key_twice_is_bad_input(tmp_path: Path) -> None:
+    """JSON keeps the last of a key written twice without a word; a trace line like that is refused, as YAML
+    inputs are."""
+    trace = tmp_path / "t.jsonl"
+    assert _sim("run", "scenarios/quickstart.yaml", "--trace", trace).returncode == 0
+    lines = trace.read_text(encoding="utf-8").splitlines()
+    lines[3] = lines[3][:-1] + ',"seq":99}'
+    trace.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert_one_line_of_bad_input(_sim("check", "--trace", trace), "t.jsonl:4: seq: duplicate key 'seq'")
+
+
+def test_a_report_with_an_id_twice_is_bad_input(tmp_path: Path) -> None:
+    """compare, baselines and the HTML find cases and runs by id: a report holding one twice is refused."""
+    report = tmp_path / "r.json"
+    assert _sim("check", "scenarios/quickstart.yaml", "--json-report", report).returncode == 0
+    data = json.loads(report.read_text(encoding="utf-8"))
+    data["runs"].append(data["runs"][0])
+    report.write_text(json.dumps(data), encoding="utf-8")
+    assert_one_line_of_bad_input(_sim("report", "render", report, "--markdown", tmp_path / "r.md"),
+                                 "run id 'quickstart#7' appears more than once")

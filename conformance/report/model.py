@@ -12,6 +12,7 @@ time), which ``report compare`` and ``report baseline save`` ignore.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -232,6 +233,15 @@ class Report(_Model):
             elif isinstance(item, list):
                 pending.extend(item)
         return data
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Report:
+        """Cases and runs are found by id (compare, baselines, the HTML's anchors): each id once."""
+        for name, ids in (("case", [c.id for c in self.cases]), ("run", [r.id for r in self.runs])):
+            twice = sorted(i for i, n in Counter(ids).items() if n > 1)
+            if twice:
+                raise ValueError(f"{name} id {twice[0]!r} appears more than once")
+        return self
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
