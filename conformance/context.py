@@ -260,16 +260,6 @@ class CheckContext:
                 labels.discard(str(event.get("label")))
         return labels
 
-    def spec_hash_at(self, obj: str, seq: int) -> str | None:
-        """The spec hash ``obj`` had just before ``seq`` (from its ``object_created`` / ``spec_updated``)."""
-        found = None
-        for event in self.by_object.get(obj, []):
-            if event["seq"] >= seq:
-                break
-            if event["event"] in ("object_created", "spec_updated") and isinstance(event.get("hash"), str):
-                found = event["hash"]
-        return found
-
     def promise_key(self, obj: str) -> str | None:
         """``promise/<name>`` of an object (itself for a Promise); None when the trace cannot tell."""
         name = self.promise_of(obj)
