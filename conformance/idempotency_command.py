@@ -139,9 +139,11 @@ def _check_api(loaded: LoadedPromise, request: dict[str, Any], where: Location) 
 
 def _check_envs(loaded: LoadedPromise, workflow: WorkflowType) -> None:
     """Every container the runs would start has an environment the real executors can build (no valueFrom or
-    envFrom, which need a cluster): refused before anything runs, at the container's file and line."""
+    envFrom, which need a cluster): refused before anything runs, at the container's file and line. (Only the
+    first delete Pipeline ever runs, D1.)"""
     for action in WORKFLOW_ACTIONS:
-        for p, pipeline in enumerate(loaded.promise.pipelines(workflow, action)):
+        pipelines = loaded.promise.pipelines(workflow, action)
+        for p, pipeline in enumerate(pipelines[:1] if action == "delete" else pipelines):
             for c, container in enumerate(pipeline.spec.containers):
                 try:
                     container_env(container, [])
