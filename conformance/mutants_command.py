@@ -22,7 +22,7 @@ from tabulate import tabulate
 
 from conformance.check_command import scenario_files
 from conformance.explore import explore, failures
-from conformance.mutants import MUTANTS, UNJUDGEABLE_WHEN_TRUNCATED, Mutant, truncated
+from conformance.mutants import MUTANTS, Mutant
 from conformance.rules import TRACE_RULES
 from conformance.runner import run_and_judge
 from sim.errors import EXIT_FAILED, EXIT_OK, InputError
@@ -154,16 +154,13 @@ def library_kills(engine: type[Simulation], library: Sequence[LibraryScenario], 
                   known: Known = frozenset()) -> list[Kill]:
     """Failing verdicts of ``engine`` over the library; with ``stop_at_first``, those of the first failing run.
     A verdict the reference engine fails too (``known``) kills nothing; a run a mutant cut short (runaway) is
-    judged on its safety rules only."""
+    judged on its safety rules only (``run_and_judge``)."""
     kills: list[Kill] = []
     for item in library:
         for seed in _seeds(item.scenario, seeds):
-            run = run_and_judge(item.scenario, item.promise, seed, rules, str(item.path), engine=engine,
-                                keep_trace=True)
-            cut = run.trace is not None and truncated(run.trace)
+            run = run_and_judge(item.scenario, item.promise, seed, rules, str(item.path), engine=engine)
             failed = [Kill(v.rule, item.name, seed, v.message) for v in run.verdicts
-                      if v.result == "fail" and not (cut and v.rule in UNJUDGEABLE_WHEN_TRUNCATED)
-                      and (item.name, seed, v.rule) not in known]
+                      if v.result == "fail" and (item.name, seed, v.rule) not in known]
             kills.extend(failed)
             if failed and stop_at_first:
                 return kills

@@ -222,7 +222,13 @@ def explain(run: RunVerdicts, verdict: Verdict) -> str:
     lines = [f"{verdict.rule}{' ' + title if title else ''} ({verdict.category}) {verdict.result.upper()}: "
              f"{run.scenario}{seed}: {verdict.message}"]
     if verdict.result == "fail":
-        lines.append(f"  reproduce: {reproduce_command(run, verdict.rule)}")
+        from conformance.mutants import MUTANTS
+
+        if run.engine == "reference" or run.engine in MUTANTS:
+            lines.append(f"  reproduce: {reproduce_command(run, verdict.rule)}")
+        else:  # an engine class of the user's: the CLI cannot name it
+            lines.append(f"  reproduce: kratix_run({run.source!r}, seed={run.seed}, rules={verdict.rule!r}, "
+                         f"engine={run.engine})")
     if verdict.context:
         lines.append("  events:")
         focus = verdict.event.get("seq") if verdict.event else None
@@ -242,6 +248,7 @@ class KratixResult:
     source: str
     trace: Trace
     verdicts: list[Verdict]
+    engine: str = "reference"  # a mutant's name (``check --engine``), else the name of the user's engine class
     _metrics: dict[str, Any] | None = field(default=None, repr=False)
 
     def verdict(self, rule: str) -> Verdict:
@@ -267,7 +274,8 @@ class KratixResult:
     def run_verdicts(self) -> RunVerdicts:
         from conformance.runner import RunVerdicts
 
-        return RunVerdicts(self.scenario.name, self.source, self.seed, self.verdicts, self.trace)
+        return RunVerdicts(self.scenario.name, self.source, self.seed, self.verdicts, self.trace,
+                           engine=self.engine)
 
     def assert_rules(self, *rules: str, allow_unknown: bool = False) -> None:
         assert_rules(self, *rules, allow_unknown=allow_unknown)
@@ -292,7 +300,12 @@ def run_scenario(path_or_scenario: str | Path | Scenario, seed: int | None = Non
     run = run_and_judge(scenario, promise, scenario.spec.seed if seed is None else seed, chosen, source,
                         engine=engine or Simulation, keep_trace=True)
     assert run.trace is not None and run.seed is not None
-    return KratixResult(scenario, run.seed, source, run.trace, run.verdicts)
+    name = "reference"
+    if engine is not None and engine is not Simulation:
+        from conformance.mutants import MUTANTS
+
+        name = next((m.name for m in MUTANTS.values() if m.engine is engine), engine.__qualname__)
+    return KratixResult(scenario, run.seed, source, run.trace, run.verdicts, name)
 
 
 def assert_rules(result: KratixResult, *rules: str, allow_unknown: bool = False) -> None:

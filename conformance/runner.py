@@ -11,6 +11,7 @@ from conformance.bounds import heal_bound_s
 from conformance.checkers import run_checkers
 from conformance.context import CheckContext, Evidence, PipelineNames, Pipelines
 from conformance.liveness import check_liveness
+from conformance.mutants.base import UNJUDGEABLE_WHEN_TRUNCATED, truncated
 from conformance.rules import JUDGEABLE, ON_REQUEST, TRACE_RULES
 from conformance.verdict import Verdict
 from sim.durations import format_duration
@@ -78,6 +79,11 @@ def judge(trace: Trace, rules: Iterable[str], pipelines: Pipelines | None = None
     if heal is not None:
         verdicts.append(check_liveness(ctx, *heal))
     verdicts.extend(_assertion(ctx, a) for a in assertions)
+    if truncated(trace):  # a runaway engine's run, stopped: safety holds on a prefix, liveness and EXPECT do not
+        cut = trace.events[-1]
+        why = (f"the run was cut short at t={cut['t']} s ({cut.get('reason', 'a runaway engine')}): not judged on "
+               "a prefix of the run")
+        verdicts = [Verdict(v.rule, "unknown", why) if v.rule in UNJUDGEABLE_WHEN_TRUNCATED else v for v in verdicts]
     return verdicts
 
 

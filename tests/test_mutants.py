@@ -180,3 +180,21 @@ def test_explorer_finds_ten_mutants_and_the_files_replay(tmp_path: Path) -> None
         assert replay.returncode == 1, f"{name}: {replay.stdout[-2000:]} {replay.stderr}"
         replayed = {v["rule"] for v in json.loads(replay.stdout)["verdicts"] if v["result"] == "fail"}
         assert replayed & rules, f"{name}: its explored scenario did not replay {sorted(rules)}"
+
+
+def test_check_with_a_runaway_mutant_leaves_liveness_and_expect_unknown_and_names_the_engine(tmp_path: Path) -> None:
+    """A mutant run cut short at MAX_EVENTS is judged on its safety rules only, in `check --engine` as in the
+    kill table (liveness and expectations on a prefix used to pass or fail at random), and the report names
+    the engine: run ids end in @MUTANT and the command line keeps --engine."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        main(["check", str(SCENARIOS / "week-of-cadence-with-daily-restarts.yaml"), "--engine",
+              "manual-label-never-removed", "--format", "json", "--json-report", str(tmp_path / "r.json")])
+    document = json.loads(out.getvalue())
+    verdicts = {v["rule"]: v for v in document["verdicts"]}
+    for rule in sorted(UNJUDGEABLE_WHEN_TRUNCATED):
+        assert verdicts[rule]["result"] == "unknown" and "the run was cut short" in verdicts[rule]["message"]
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [run["id"] for run in report["runs"]] == ["week-of-cadence-with-daily-restarts#9@manual-label-never-removed"]
+    assert {run["engine"] for run in report["runs"]} == {"manual-label-never-removed"}
+    assert report["invocation"]["command"].endswith("--engine manual-label-never-removed")

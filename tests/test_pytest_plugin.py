@@ -146,12 +146,19 @@ def test_fixtures_run_a_scenario_and_assert_rules_in_your_own_tests(pytester: py
 
         def test_wrong_expectation(kratix_run):
             kratix_run({str(wrong)!r}).assert_rules("EXPECT")
+
+        def test_registered_mutant_breaks_w4(kratix_run):
+            from conformance.mutants import MUTANTS
+            kratix_run(HALTS, engine=MUTANTS["next-pipeline-after-failure"].engine).assert_rules("W4")
     """)
     result = run(pytester, "test_mine.py")
-    result.assert_outcomes(passed=2, failed=2)
+    result.assert_outcomes(passed=2, failed=3)
+    result.stdout.fnmatch_lines([  # a mutant of the library is named as `check --engine` takes it
+        "*reproduce: kratix-sim check *configure-halts-on-failure.yaml --seed 11 --seeds 1 --rules W4 "
+        "--engine next-pipeline-after-failure"])
     result.stdout.fnmatch_lines([
         "*AssertionError: W4 halt on failure (safety) FAIL: configure-halts-on-failure seed 11: *",
-        "*reproduce: kratix-sim check *configure-halts-on-failure.yaml --seed 11 --seeds 1 --rules W4",
+        "*reproduce: kratix_run('*configure-halts-on-failure.yaml', seed=11, rules='W4', engine=Mutant)",
     ])
     result.stdout.fnmatch_lines(["*EXPECT the scenario's expectations* FAIL: wrong-expectation seed 11*"])
 

@@ -39,9 +39,12 @@ def check_invocation(args: argparse.Namespace, rules: tuple[str, ...]) -> Invoca
         parts += ["--seed", str(args.seed)]
     if args.rules:
         parts += ["--rules", args.rules]
+    engine = getattr(args, "engine", "reference")
+    if engine != "reference":
+        parts += ["--engine", engine]
     return Invocation(command=shlex.join(parts), options={
         "paths": [str(p) for p in args.paths or []], "traces": [str(t) for t in args.trace or []],
-        "seeds": args.seeds, "seed": args.seed, "rules": list(rules)})
+        "seeds": args.seeds, "seed": args.seed, "rules": list(rules), "engine": engine})
 
 
 class CheckReport:
@@ -68,7 +71,7 @@ class CheckReport:
 
         trace = trace if trace is not None else run.trace
         self.builder.add_run(subject=run.scenario, source=run.source, seed=run.seed, verdicts=run.verdicts,
-                             trace=trace, reproduce=reproduce)
+                             trace=trace, reproduce=reproduce, engine=run.engine)
         run.trace = None
 
     def build(self) -> Report:
