@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 PATHS = pytest.StashKey[list[Path]]()
 BUILDER = pytest.StashKey[Any]()  # a conformance.report.build.ReportBuilder, or None
+NAMES = pytest.StashKey[dict[str, Path]]()  # scenario name -> the file that has it (names identify runs)
 
 
 # -- options and collection ------------------------------------------------------------------------------
@@ -139,6 +140,12 @@ class ScenarioFile(pytest.File):
         from conformance.runner import EXPECT, scenario_rules
 
         scenario, _ = self._load()
+        named = self.config.stash.setdefault(NAMES, {})
+        other = named.setdefault(scenario.name, self.path)
+        if other != self.path:  # as `check` refuses: one name would merge two scenarios in reports
+            raise self.CollectError(f"kratix-sim: {self.path}: metadata.name {scenario.name!r} is also the name of "
+                                    f"{other}; scenario names identify runs in reports and baselines, give each file "
+                                    "its own")
         try:
             rules = select(self.config.getoption("kratix_rules"))
         except ValueError as exc:

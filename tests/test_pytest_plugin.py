@@ -198,3 +198,14 @@ def test_pytest_kratix_scenarios_works_from_a_separate_folder(tmp_path: Path) ->
     counts = {word: int(n) for n, word in (part.split()[:2] for part in summary.split(" in ")[0].split(", "))}
     assert counts.get("passed", 0) + counts.get("skipped", 0) + len(failed) == expected, summary
     assert sum(1 for suite in JUnitXml.fromfile(str(tmp_path / "library.xml")) for _ in suite) == expected
+
+
+def test_two_scenario_files_of_one_name_are_a_collection_error(pytester: pytest.Pytester) -> None:
+    """As `check` refuses them: one name would merge two scenarios' runs and cases in the reports."""
+    folder = pytester.path / "scenarios"
+    copy_scenario(HALTS, folder)
+    twin = folder / "twin.yaml"
+    twin.write_text((folder / HALTS.name).read_text())
+    result = run(pytester, "--kratix-scenarios", "scenarios", "--kratix-rules", "W4")
+    result.stdout.fnmatch_lines(["*metadata.name 'configure-halts-on-failure' is also the name of *"])
+    assert result.ret != 0
