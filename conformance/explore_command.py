@@ -34,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--examples", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rules", help="rule IDs or families (default: all trace rules)")
-    parser.add_argument("--out", type=Path, default=Path("explored"), help="folder for counterexample scenarios")
+    parser.add_argument("--out", type=Path, default=Path("explored"),
+                        help="folder for counterexample scenarios (default: explored, in the current folder)")
     parser.add_argument("--format", choices=["text", "json"], default="text")
 
     def handler(args: argparse.Namespace) -> int:
@@ -67,7 +68,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             print(f"explored {tried} scenarios against {args.engine}: no rule violated")
         else:
             state = "FLAKY (did not fail on replay)" if finding.flaky else "violation"
-            print(f"{state} after {tried} scenarios against {args.engine}: {', '.join(finding.rules)}")
+            print(f"{state} against {args.engine}: {', '.join(finding.rules)} (found and shrunk in {tried} simulated "
+                  "scenarios)")
             for verdict in finding.verdicts:
                 print(f"  {verdict.rule}: {verdict.message}")
             engine = "" if args.engine == "reference" else f" --engine {args.engine}"

@@ -79,7 +79,8 @@ class Case(_Model):
     category: str = "safety"
     result: Result
     counts: Counts = Field(default_factory=Counts, description="verdicts of this case's runs by result")
-    message: str = Field("", description="the first failure's message, else the first unknown's")
+    message: str = Field("", description="the failing verdicts' distinct messages, else the unknown ones', "
+                                         "joined by '; '")
     failed_seeds: list[int] = Field(default_factory=list)
     reproduce: str | None = Field(None, description="a command that reproduces the first failure")
 
