@@ -8,6 +8,7 @@ answer ``unknown``.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,6 +124,11 @@ class CheckContext:
         self.pods: dict[str, PodInfo] = {}
         self.controller_events: list[Event] = []
         self.faults: list[Event] = []
+        # built on first use: a Job's events, and per object its label and condition changes by seq (bisected,
+        # so a question about one moment does not scan the object's whole history)
+        self._job_events: dict[str, list[Event]] | None = None
+        self._labels: dict[str, tuple[list[int], list[frozenset[str]]]] = {}
+        self._conditions: dict[tuple[str, str], tuple[list[int], list[Event]]] = {}
         self._index()
 
     def _index(self) -> None:
@@ -216,7 +222,13 @@ class CheckContext:
 
     def job_events(self, job: JobInfo) -> list[Event]:
         """Every event naming the Job (creation, pods, steps, suspension, end, deletion), in trace order."""
-        return [e for e in self.by_object.get(job.object, []) if e.get("job") == job.name]
+        if self._job_events is None:
+            self._job_events = {}
+            for event in self.events:
+                name = event.get("job")
+                if isinstance(name, str):
+                    self._job_events.setdefault(name, []).append(event)
+        return [e for e in self._job_events.get(job.name, []) if e.get("object") == job.object]
 
     def first_past(self, event: Event, t: float) -> Event | None:
         """The first event after ``event`` whose time is later than ``t`` (None if the trace ends first)."""
@@ -240,25 +252,34 @@ class CheckContext:
     # -- object state at a point of the trace (W checkers) -------------------------------------------------
     def condition_before(self, obj: str, type_: str, seq: int) -> Event | None:
         """The newest ``condition_set`` of ``type_`` on ``obj`` strictly before ``seq`` (its state just then)."""
-        latest = None
-        for event in self.by_object.get(obj, []):
-            if event["seq"] >= seq:
-                break
-            if event["event"] == "condition_set" and event.get("type") == type_:
-                latest = event
-        return latest
+        key = (obj, type_)
+        if key not in self._conditions:
+            changes = [e for e in self.by_object.get(obj, [])
+                       if e["event"] == "condition_set" and e.get("type") == type_]
+            self._conditions[key] = ([e["seq"] for e in changes], changes)
+        seqs, changes = self._conditions[key]
+        before = bisect_left(seqs, seq)
+        return changes[before - 1] if before else None
 
     def labels_before(self, obj: str, seq: int) -> set[str]:
         """The labels ``obj`` carried just before ``seq`` (from its ``label_set`` / ``label_removed`` events)."""
-        labels: set[str] = set()
-        for event in self.by_object.get(obj, []):
-            if event["seq"] >= seq:
-                break
-            if event["event"] == "label_set":
-                labels.add(str(event.get("label")))
-            elif event["event"] == "label_removed":
-                labels.discard(str(event.get("label")))
-        return labels
+        if obj not in self._labels:
+            seqs: list[int] = []
+            states: list[frozenset[str]] = []
+            labels: set[str] = set()
+            for event in self.by_object.get(obj, []):
+                if event["event"] == "label_set":
+                    labels.add(str(event.get("label")))
+                elif event["event"] == "label_removed":
+                    labels.discard(str(event.get("label")))
+                else:
+                    continue
+                seqs.append(event["seq"])
+                states.append(frozenset(labels))
+            self._labels[obj] = (seqs, states)
+        seqs, states = self._labels[obj]
+        before = bisect_left(seqs, seq)
+        return set(states[before - 1]) if before else set()
 
     def promise_key(self, obj: str) -> str | None:
         """``promise/<name>`` of an object (itself for a Promise); None when the trace cannot tell."""

@@ -43,6 +43,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run_scenario(args: argparse.Namespace, limits: Limits) -> int:
     refuse_overwriting_inputs([args.trace], [args.scenario])
     scenario, promise = load_scenario(args.scenario, limits)
+    from conformance.check_command import check_expected_rules
+
+    check_expected_rules(args.scenario, scenario, limits)  # a typo in expect.rules is refused as check does
     duration = None
     if args.duration is not None:
         try:
