@@ -164,6 +164,9 @@ def test_the_fixture_promise_is_fine_and_only_the_scenarios_are_broken(tmp_path:
     ("until-before-from.yaml", "apiVersion: kratix-sim/v1alpha1\nkind: Scenario\nmetadata:\n  name: x\nspec:\n"
      "  promise: p.yaml\n  faults:\n    - {every: 1h, from: 5h, until: 2h, kind: controller-restart}\n", 8,
      "spec.faults[0]", ("until is before from",)),
+    ("unknown-expected-rule.yaml", "apiVersion: kratix-sim/v1alpha1\nkind: Scenario\nmetadata:\n  name: x\n"
+     "spec:\n  promise: p.yaml\n  expect:\n    rules: [W4, X1]\n", 8, "spec.expect.rules[1]",
+     ("'X1' is not a rule ID",)),
     ("exit-code-out-of-range.yaml", "apiVersion: kratix-sim/v1alpha1\nkind: Scenario\nmetadata:\n  name: x\n"
      "spec:\n  promise: p.yaml\n  behaviour:\n    default: {exitCodes: [1, 300]}\n", 8,
      "spec.behaviour.default.exitCodes[1]", ("less than or equal to 255",)),
