@@ -71,6 +71,12 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if config.getoption("kratix_seeds") < 1:
         raise pytest.UsageError("--kratix-seeds must be at least 1")
+    from conformance.rules import select
+
+    try:  # once, before collection (not one collection error per scenario file)
+        select(config.getoption("kratix_rules"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--kratix-rules: {exc}") from exc
     if config.args_source == pytest.Config.ArgsSource.ARGS:
         config.args.extend(str(p) for p in paths if not any(_within(p, Path(a).resolve()) for a in config.args))
     else:  # no paths on the command line: collect the scenarios only, not the default test folder
@@ -146,10 +152,7 @@ class ScenarioFile(pytest.File):
             raise self.CollectError(f"kratix-sim: {self.path}: metadata.name {scenario.name!r} is also the name of "
                                     f"{other}; scenario names identify runs in reports and baselines, give each file "
                                     "its own")
-        try:
-            rules = select(self.config.getoption("kratix_rules"))
-        except ValueError as exc:
-            raise pytest.UsageError(f"--kratix-rules: {exc}") from exc
+        rules = select(self.config.getoption("kratix_rules"))  # checked in pytest_configure
         names = [*scenario_rules(scenario, rules), "LIVENESS"]
         if scenario.spec.expect.assertions:
             names.append(EXPECT)

@@ -209,3 +209,13 @@ def test_two_scenario_files_of_one_name_are_a_collection_error(pytester: pytest.
     result = run(pytester, "--kratix-scenarios", "scenarios", "--kratix-rules", "W4")
     result.stdout.fnmatch_lines(["*metadata.name 'configure-halts-on-failure' is also the name of *"])
     assert result.ret != 0
+
+
+def test_an_unknown_rule_is_one_usage_error(pytester: pytest.Pytester) -> None:
+    """--kratix-rules is checked once, as pytest checks its own options (exit 4), not once per scenario file."""
+    folder = pytester.path / "scenarios"
+    copy_scenario(HALTS, folder)
+    copy_scenario(HALTS, folder, name="second")
+    result = run(pytester, "--kratix-scenarios", "scenarios", "--kratix-rules", "BOGUS")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "\n".join(result.stderr.lines).count("--kratix-rules: unknown rule 'BOGUS'") == 1
