@@ -22,6 +22,7 @@ only the fixtures; it imports the simulator lazily, so it costs nothing to sessi
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 PATHS = pytest.StashKey[list[Path]]()
 BUILDER = pytest.StashKey[Any]()  # a conformance.report.build.ReportBuilder, or None
 NAMES = pytest.StashKey[dict[str, Path]]()  # scenario name -> the file that has it (names identify runs)
+SELECTED = pytest.StashKey[set[tuple[Path, str]]]()  # (scenario file, rule) of the items that will run
 
 
 # -- options and collection ------------------------------------------------------------------------------
@@ -85,10 +87,12 @@ def pytest_configure(config: pytest.Config) -> None:
         from conformance.report.build import ReportBuilder
         from conformance.report.model import Invocation
 
+        keyword = config.getoption("keyword") or ""  # -k: the report holds the selected items' verdicts only
         config.stash[BUILDER] = ReportBuilder("check", "kratix-sim check (pytest)", Invocation(
-            command="pytest " + " ".join(f"--kratix-scenarios {p}" for p in given),
+            command=shlex.join(["pytest", *(a for p in given for a in ("--kratix-scenarios", str(p))),
+                                *(["-k", keyword] if keyword else [])]),
             options={"seeds": config.getoption("kratix_seeds"), "seed": config.getoption("kratix_seed"),
-                     "rules": config.getoption("kratix_rules")}))
+                     "rules": config.getoption("kratix_rules"), "keyword": keyword}))
 
 
 def _within(path: Path, folder: Path) -> bool:
@@ -111,6 +115,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFi
         pass  # not readable as YAML: collect it, so the error shows
     file: ScenarioFile = ScenarioFile.from_parent(parent, path=file_path)
     return file
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The items left after selection (-k, -m): a report holds the verdicts of those only, as pytest reports."""
+    session.config.stash[SELECTED] = {(item.path, item.rule) for item in session.items if isinstance(item, RuleItem)}
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -176,7 +185,9 @@ class ScenarioFile(pytest.File):
             for seed in range(first, first + self.config.getoption("kratix_seeds")):
                 run = run_and_judge(scenario, promise, seed, rules, self._source(), keep_trace=builder is not None)
                 if builder is not None:
-                    builder.add_run(subject=run.scenario, source=run.source, seed=run.seed, verdicts=run.verdicts,
+                    selected = self.config.stash.get(SELECTED, set())
+                    verdicts = [v for v in run.verdicts if (self.path, v.rule) in selected]
+                    builder.add_run(subject=run.scenario, source=run.source, seed=run.seed, verdicts=verdicts,
                                     trace=run.trace, reproduce=lambda rule, run=run: reproduce_command(run, rule))
                     run.trace = None
                 self._runs.append(run)

@@ -3,6 +3,7 @@ output, the ``kratix_run`` fixture and the rule assertion helper; and a run from
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 import yaml
 from junitparser import Failure, JUnitXml
 
+import conformance.report.plots  # noqa: F401  numpy loads once per process: before any in-process pytester run
 from conformance.rules import select
 from conformance.runner import scenario_rules
 from sim.scenario_loader import load_scenario, scenario_documents
@@ -219,3 +221,13 @@ def test_an_unknown_rule_is_one_usage_error(pytester: pytest.Pytester) -> None:
     result = run(pytester, "--kratix-scenarios", "scenarios", "--kratix-rules", "BOGUS")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "\n".join(result.stderr.lines).count("--kratix-rules: unknown rule 'BOGUS'") == 1
+
+
+def test_the_report_holds_the_selected_items_only(pytester: pytest.Pytester) -> None:
+    """With -k the report holds the verdicts of the items that ran (pytest's own result), and says -k."""
+    copy_scenario(HALTS, pytester.path / "scenarios", assertions=WRONG)
+    result = run(pytester, "--kratix-scenarios", "scenarios", "-k", "W4", "--kratix-report", "out")
+    result.assert_outcomes(passed=1)
+    report = json.loads((pytester.path / "out" / "report.json").read_text())
+    assert {case["rule"] for case in report["cases"]} == {"W4"} and report["summary"]["result"] == "pass"
+    assert report["invocation"]["command"].endswith("-k W4")
