@@ -672,6 +672,9 @@ def test_cancels_the_current_job() -> None:
     ([{"directory": "a/b", "matchLabels": {"a": "b"}}], "must be a single directory"),
     ([{"matchLabels": {"replicas": 1}}], "label values must be strings"),
     ([{"matchLabels": {}}], "non-empty matchLabels"),
+    ([{"directory": "x"}], "non-empty matchLabels"),
+    ([{"matchLabels": 5}], "matchLabels 5 must be a mapping of label to value"),
+    (["env=dev"], "destination selector 'env=dev' must be a mapping with matchLabels"),
 ])
 def test_destination_selectors_are_judged_as_the_work_writer_cleans_them(selectors: list[Any],
                                                                            problem: str | None) -> None:

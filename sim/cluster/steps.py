@@ -31,8 +31,12 @@ def selectors_problem(selectors: Any) -> str | None:
         return "destination-selectors.yaml must be a list"
     seen: set[str] = set()
     for entry in selectors:
-        labels = entry.get("matchLabels") if isinstance(entry, dict) else None
-        if not isinstance(labels, dict) or not labels:
+        if not isinstance(entry, dict):
+            return f"destination selector {entry!r} must be a mapping with matchLabels"
+        labels = entry.get("matchLabels")
+        if labels is not None and not isinstance(labels, dict):
+            return f"destination selector matchLabels {labels!r} must be a mapping of label to value"
+        if not labels:
             return "every destination selector needs non-empty matchLabels"
         if not all(isinstance(value, str) for value in labels.values()):
             return f"destination selector matchLabels {labels!r}: label values must be strings"
