@@ -10,7 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PrivateAttr,
+    WithJsonSchema,
+    model_validator,
+)
 
 from sim.durations import parse_duration
 from sim.executors.base import outside_volumes
@@ -43,10 +52,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_PROFILE_NAMES: list[JsonValue] = [*sorted(PROFILES)]
+
+
 class KratixConfig(_Strict):
     """Mirrors the Kratix config; every key optional (absent = the profile's default)."""
 
-    profile: str = DEFAULT_PROFILE
+    profile: str = Field(default=DEFAULT_PROFILE, json_schema_extra={"enum": _PROFILE_NAMES})  # for editors
     reconciliationInterval: Seconds | None = None
     reconcileAfterFailure: bool | None = None
     defaultBackoffLimit: int | None = Field(default=None, ge=0, le=2**31 - 1)  # a Job's backoffLimit is an int32

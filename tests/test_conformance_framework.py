@@ -254,6 +254,10 @@ def test_the_scenario_schema_accepts_the_library_and_rejects_unknown_keys() -> N
     bad = yaml.safe_load(QUICKSTART.read_text())
     bad["spec"]["surprise"] = 1
     assert not validator.is_valid(bad)
+    for key, value in (("profile", "kratix-2099"), ("defaultBackoffLimit", 2**31)):  # as `run` refuses them
+        wrong = yaml.safe_load(QUICKSTART.read_text())
+        wrong["spec"]["kratix"][key] = value
+        assert not validator.is_valid(wrong), key
 
 
 def test_sim_run_is_the_python_api() -> None:
