@@ -585,3 +585,15 @@ def test_a_report_with_an_id_twice_is_bad_input(tmp_path: Path) -> None:
     report.write_text(json.dumps(data), encoding="utf-8")
     assert_one_line_of_bad_input(_sim("report", "render", report, "--markdown", tmp_path / "r.md"),
                                  "run id 'quickstart#7' appears more than once")
+
+
+def test_a_report_whose_headline_contradicts_its_cases_is_bad_input(tmp_path: Path) -> None:
+    """A hand-edited report whose summary says pass while a case fails would render a PASS headline over a FAIL
+    row (and JUnit would disagree): refused."""
+    report = tmp_path / "r.json"
+    assert _sim("check", "scenarios/quickstart.yaml", "--json-report", report).returncode == 0
+    data = json.loads(report.read_text(encoding="utf-8"))
+    data["cases"][0]["result"] = "fail"
+    report.write_text(json.dumps(data), encoding="utf-8")
+    assert_one_line_of_bad_input(_sim("report", "render", report, "--markdown", tmp_path / "r.md"),
+                                 "summary.result is 'pass' but the worst case result is 'fail'")

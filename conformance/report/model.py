@@ -242,6 +242,10 @@ class Report(_Model):
             twice = sorted(i for i, n in Counter(ids).items() if n > 1)
             if twice:
                 raise ValueError(f"{name} id {twice[0]!r} appears more than once")
+        results = {case.result for case in self.cases}
+        worst = next((r for r in ("fail", "unknown", "pass") if r in results), "pass")
+        if self.cases and self.summary.result != worst:  # a headline that contradicts the rows below it
+            raise ValueError(f"summary.result is {self.summary.result!r} but the worst case result is {worst!r}")
         return self
 
     def to_json(self) -> dict[str, Any]:
