@@ -451,20 +451,18 @@ def _matrix_with_outside(tmp_path: Path, promise_path: Path) -> MatrixResult:
                   externals=["/outside"], workdir=workdir).run()
 
 
+def _pipeline(name: str, script: str) -> str:
+    """One Pipeline (YAML, a list item under a workflow action) whose one container, ``name``, runs ``script``
+    (no single quotes in it) with sh."""
+    return (f"        - apiVersion: platform.kratix.io/v1alpha1\n          kind: Pipeline\n"
+            f"          metadata: {{name: {name}}}\n"
+            f"          spec: {{containers: [{{name: {name}, image: busybox, command: [sh, -c, '{script}']}}]}}\n")
+
+
 def test_external_state_is_compared_too(tmp_path: Path, process_ready: None) -> None:
     """A configure pipeline that appends a record to the outside world on every run never settles (I1)."""
-    promise_path = _promise(tmp_path, """\
-    resource:
-      configure:
-        - apiVersion: platform.kratix.io/v1alpha1
-          kind: Pipeline
-          metadata: {name: notify}
-          spec:
-            containers:
-              - name: notify
-                image: busybox
-                command: [sh, -c, 'echo "- sent" >> /outside/log.yaml']
-""")
+    promise_path = _promise(tmp_path, "    resource:\n      configure:\n"
+                            + _pipeline("notify", 'echo "- sent" >> /outside/log.yaml'))
     result = _matrix_with_outside(tmp_path, promise_path)
     i1 = [f for f in result.findings if f.rule == "I1"]
     assert [(f.file, f.path, f.before, f.after) for f in i1] == [("/outside/log.yaml", "[2]", ABSENT, "sent")]
@@ -518,23 +516,9 @@ def test_a_long_change_is_shown_from_where_it_differs() -> None:
 def test_i6_names_the_outcomes_of_a_delete_that_asks_to_retry(tmp_path: Path, process_ready: None) -> None:
     """I6: a delete Pipeline that asks to retry (workflow-control.yaml) twice neither fails nor succeeds: the
     check line says what each run ended in (it used to say "both succeed")."""
-    promise_path = _promise(tmp_path, """\
-    resource:
-      configure:
-        - apiVersion: platform.kratix.io/v1alpha1
-          kind: Pipeline
-          metadata: {name: render}
-          spec: {containers: [{name: render, image: busybox, command: [sh, -c, 'echo "a: 1" > /kratix/output/a.yaml']}]}
-      delete:
-        - apiVersion: platform.kratix.io/v1alpha1
-          kind: Pipeline
-          metadata: {name: teardown}
-          spec:
-            containers:
-              - name: teardown
-                image: busybox
-                command: [sh, -c, 'echo "retryAfter: 1m" > /kratix/metadata/workflow-control.yaml']
-""")
+    promise_path = _promise(tmp_path, "    resource:\n      configure:\n"
+                            + _pipeline("render", 'echo "a: 1" > /kratix/output/a.yaml') + "      delete:\n"
+                            + _pipeline("teardown", 'echo "retryAfter: 1m" > /kratix/metadata/workflow-control.yaml'))
     result = _matrix_with_outside(tmp_path, promise_path)
     assert result.checks["I6"] == ("the delete Pipeline run twice: neither fails (the first run ends retry, the "
                                    "second retry: workflow control)")
@@ -543,16 +527,8 @@ def test_i6_names_the_outcomes_of_a_delete_that_asks_to_retry(tmp_path: Path, pr
 def test_the_hostname_changes_from_run_to_run_as_kratix_names_every_pod(tmp_path: Path, process_ready: None) -> None:
     """Every Kratix Job and pod gets a generated name, the containers' hostname: a pipeline that records it is
     not idempotent (I1); the names are reproducible from one harness run to the next."""
-    promise_path = _promise(tmp_path, """\
-    resource:
-      configure:
-        - apiVersion: platform.kratix.io/v1alpha1
-          kind: Pipeline
-          metadata: {name: render}
-          spec:
-            containers:
-              - {name: render, image: busybox, command: [sh, -c, 'echo "host: $(hostname)" > /kratix/output/h.yaml']}
-""")
+    promise_path = _promise(tmp_path, "    resource:\n      configure:\n"
+                            + _pipeline("render", 'echo "host: $(hostname)" > /kratix/output/h.yaml'))
     for i in (1, 2):
         (tmp_path / str(i)).mkdir()
     first, again = (_matrix_with_outside(tmp_path / str(i), promise_path) for i in (1, 2))
