@@ -9,7 +9,7 @@ answer ``unknown``.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,7 +128,7 @@ class CheckContext:
         # so a question about one moment does not scan the object's whole history)
         self._job_events: dict[str, list[Event]] | None = None
         self._labels: dict[str, tuple[list[int], list[frozenset[str]]]] = {}
-        self._conditions: dict[tuple[str, str], tuple[list[int], list[Event]]] = {}
+        self._changes: dict[tuple[str, str], tuple[list[int], list[Event]]] = {}  # (object, what) -> its events
         self._index()
 
     def _index(self) -> None:
@@ -250,16 +250,27 @@ class CheckContext:
         return list(alive)
 
     # -- object state at a point of the trace (W checkers) -------------------------------------------------
-    def condition_before(self, obj: str, type_: str, seq: int) -> Event | None:
-        """The newest ``condition_set`` of ``type_`` on ``obj`` strictly before ``seq`` (its state just then)."""
-        key = (obj, type_)
-        if key not in self._conditions:
-            changes = [e for e in self.by_object.get(obj, [])
-                       if e["event"] == "condition_set" and e.get("type") == type_]
-            self._conditions[key] = ([e["seq"] for e in changes], changes)
-        seqs, changes = self._conditions[key]
+    def _latest_before(self, obj: str, what: str, wanted: Callable[[Event], bool], seq: int) -> Event | None:
+        """The newest ``wanted`` event of ``obj`` strictly before ``seq``; ``what`` names the kind of event for
+        the index, built once per object and kind."""
+        key = (obj, what)
+        if key not in self._changes:
+            changes = [e for e in self.by_object.get(obj, []) if wanted(e)]
+            self._changes[key] = ([e["seq"] for e in changes], changes)
+        seqs, changes = self._changes[key]
         before = bisect_left(seqs, seq)
         return changes[before - 1] if before else None
+
+    def condition_before(self, obj: str, type_: str, seq: int) -> Event | None:
+        """The newest ``condition_set`` of ``type_`` on ``obj`` strictly before ``seq`` (its state just then)."""
+        return self._latest_before(obj, f"condition {type_}",
+                                   lambda e: e["event"] == "condition_set" and e.get("type") == type_, seq)
+
+    def spec_hash_before(self, obj: str, seq: int) -> str | None:
+        """The spec hash ``obj`` had just before ``seq`` (from its ``object_created`` / ``spec_updated``)."""
+        change = self._latest_before(obj, "spec", lambda e: e["event"] in ("object_created", "spec_updated")
+                                     and isinstance(e.get("hash"), str), seq)
+        return None if change is None else str(change["hash"])
 
     def labels_before(self, obj: str, seq: int) -> set[str]:
         """The labels ``obj`` carried just before ``seq`` (from its ``label_set`` / ``label_removed`` events)."""

@@ -18,7 +18,7 @@ Each checker is a pure function of a CheckContext. A few facts are shared:
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -140,22 +140,11 @@ class _ConfigurePipelines:
     def __init__(self, ctx: CheckContext) -> None:
         self.ctx = ctx
         self.consistent: dict[str, bool] = {}
-        self.versions: dict[str, tuple[list[int], list[str]]] = {}  # Promise -> its spec hashes by seq
-
-    def _version(self, promise: str, seq: int) -> str | None:
-        """The Promise's spec hash just before ``seq`` (its ``object_created`` / ``spec_updated``)."""
-        if promise not in self.versions:
-            changes = [e for e in self.ctx.by_object.get(promise, [])
-                       if e["event"] in ("object_created", "spec_updated") and isinstance(e.get("hash"), str)]
-            self.versions[promise] = ([e["seq"] for e in changes], [e["hash"] for e in changes])
-        seqs, hashes = self.versions[promise]
-        before = bisect_left(seqs, seq)
-        return hashes[before - 1] if before else None
 
     def _at(self, job: JobInfo) -> tuple[str, ...]:
         assert self.ctx.pipelines is not None
         promise = self.ctx.promise_key(job.object)
-        version = self._version(promise, job.created["seq"]) if promise is not None else None
+        version = self.ctx.spec_hash_before(promise, job.created["seq"]) if promise is not None else None
         return self.ctx.pipelines.of(job.workflow, "configure", version)
 
     def of(self, job: JobInfo) -> tuple[str, ...] | None:
