@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+from sim import native
+
+native.activate()  # the compiled core, when it is built and current (sim/native.py)
 
 try:
     __version__ = version("kratix-sim")
 except PackageNotFoundError:  # running from a source tree without an install
     __version__ = "0.0.0+unknown"
-
-from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario

@@ -35,7 +35,7 @@ from typing import Any
 
 import simpy
 
-from sim import __version__
+from sim import __version__, native
 from sim.scenario import Scenario
 
 DAY_S = 86_400
@@ -274,6 +274,7 @@ def machine_info(quick: bool) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "simpy": getattr(simpy, "__version__", "?"),
         "kratix_sim": __version__,
+        "core": str(native.STATUS),  # compiled (mypyc) or interpreted, and why (sim/native.py)
         "quick": quick,
     }
 
@@ -375,7 +376,8 @@ def format_text(result: BenchResult) -> str:
                      _detail(name, case)))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = [f"kratix-sim bench{' --quick (smaller sizes: goals do not apply)' if machine.get('quick') else ''}: "
-             f"Python {machine['python']}, simpy {machine['simpy']}, {machine['cpus']} CPUs, {machine['platform']}"]
+             f"Python {machine['python']}, simpy {machine['simpy']}, {machine['cpus']} CPUs, {machine['platform']}",
+             f"core: {machine.get('core', 'interpreted')}"]
     for row in rows:
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     return "\n".join(lines) + "\n"

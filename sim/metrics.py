@@ -10,6 +10,7 @@ where a metric has no sample (no Promise update to fan out, one completed run on
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -103,6 +104,14 @@ def check_metric_name(name: str) -> None:
     raise ValueError(f"unknown metric {name!r}; accepted: {', '.join(METRICS)}, {SAMPLED_PREFIX}<duration>")
 
 
+def int_ratio(numerator: int, denominator: int) -> float:
+    """``numerator / denominator`` rounded once, as CPython divides ints. The compiled core's native ``/``
+    (sim/native.py) turns both into floats first, which rounds twice once a sum passes 2**53 (sums of squared
+    millisecond gaps do within weeks)."""
+    quotient: float = operator.truediv(numerator, denominator)
+    return quotient
+
+
 def _ms(t: float) -> int:
     return round(t * 1000)
 
@@ -140,7 +149,7 @@ class Distribution:
         return _seconds(max(self.counts)) if self.n else None
 
     def mean_s(self) -> float | None:
-        return self.total / self.n / 1000 if self.n else None
+        return int_ratio(self.total, self.n) / 1000 if self.n else None
 
 
 @dataclass(slots=True)
@@ -442,7 +451,7 @@ class StreamingMetrics:
             "state_store_changes": c["state_store_changes"],
             "reconciled_fraction": self.fraction_ms / self.covered_ms if self.covered_ms else None,
             "reconciled_fraction_end": self._fraction(),
-            "drift_window_mean_s": (self.gap_sq_sum_ms / (2 * self.gap_sum_ms) / 1000 if self.gap_sum_ms
+            "drift_window_mean_s": (int_ratio(self.gap_sq_sum_ms, 2 * self.gap_sum_ms) / 1000 if self.gap_sum_ms
                                     else None),
             "drift_window_max_s": _seconds(self.gap_max_ms) if self.gap_max_ms is not None else None,
             "fanout_s": _seconds(sum(self.fanouts_ms) / len(self.fanouts_ms)) if self.fanouts_ms else None,

@@ -7,13 +7,16 @@ the same trace, byte for byte.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
-from collections.abc import Callable, Generator
+import gc
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import simpy
+from mypy_extensions import mypyc_attr
 from pydantic import ValidationError
 
 from sim import __version__
@@ -88,12 +91,13 @@ def resolve_promise(scenario: Scenario) -> Promise:
     return load_promise(base / source).promise
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # the mutants subclass it (conformance/mutants)
 class Simulation:
     """One run of a scenario. ``controller_class`` and ``runner_class`` are seams for deliberately wrong
     engines (conformance mutants); the reference engine uses them as they are."""
 
-    controller_class: type[Controller] = Controller
-    runner_class: type[JobRunner] = JobRunner
+    controller_class: ClassVar[type[Controller]] = Controller
+    runner_class: ClassVar[type[JobRunner]] = JobRunner
 
     def __init__(self, scenario: Scenario, seed: int | None = None, promise: Promise | None = None,
                  executor: Executor | None = None, sinks: list[Sink] | None = None) -> None:
@@ -397,16 +401,37 @@ class Simulation:
             self.env.process(schedule(self, fault, index, faults_until_ms))
         self._mark_end(horizon_ms)
         try:
-            if progress is None:
-                self.env.run(until=horizon_ms + 1)
-            else:
-                step = max(1, horizon_ms // 200)
-                for until in range(step, horizon_ms + step, step):
-                    self.env.run(until=min(until, horizon_ms) + 1)
-                    progress(min(until, horizon_ms) / 1000)
+            with rare_collections():
+                if progress is None:
+                    self.env.run(until=horizon_ms + 1)
+                else:
+                    step = max(1, horizon_ms // 200)
+                    for until in range(step, horizon_ms + step, step):
+                        self.env.run(until=min(until, horizon_ms) + 1)
+                        progress(min(until, horizon_ms) / 1000)
         finally:
             self.close()
         return Trace(self.header, self.events)
+
+
+GC_ALLOCATIONS = 50_000
+
+
+@contextlib.contextmanager
+def rare_collections() -> Iterator[None]:
+    """Python's cycle collector runs every ``GC_ALLOCATIONS`` net allocations instead of 700 while this lasts.
+
+    A run allocates events and records by the million but leaves almost no reference cycles (a 30-day,
+    200-resource fleet: under 100), so the default spends about a quarter of the run's wall time looking for
+    them (issue 9, docs/performance.md). Memory stays bounded: collections still run. A threshold the caller set
+    higher, or 0 (off), is kept; the old one is restored afterwards."""
+    previous = gc.get_threshold()
+    if 0 < previous[0] < GC_ALLOCATIONS:
+        gc.set_threshold(GC_ALLOCATIONS, *previous[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
 
 
 def run(scenario: Scenario, seed: int | None = None, duration_s: float | None = None,

@@ -97,7 +97,7 @@ class Trace:
         header: Event | None = None
         events: list[Event] = []
         last_seq: int | None = None
-        last_t: float = 0
+        last_t: float = 0.0
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -252,20 +252,19 @@ class Recorder:
 class JsonlSink:
     """Streams events to an open text file as JSONL, the header first.
 
-    Lines are written ``BATCH`` at a time (one ``write`` per batch, not per line); ``flush()`` writes the rest,
+    Lines are written ``batch`` at a time (one ``write`` per batch, not per line); ``flush()`` writes the rest,
     and leaving ``with JsonlSink(...)`` flushes. A sink that is never flushed leaves the file short.
     """
 
-    BATCH = 1024
-
-    def __init__(self, handle: IO[str], header: Event) -> None:
+    def __init__(self, handle: IO[str], header: Event, batch: int = 1024) -> None:
         self.handle = handle
+        self.batch = batch
         self._lines: list[str] = [encode(header)]
 
     def __call__(self, event: Event) -> None:
         lines = self._lines
         lines.append(_JOIN(_CHUNKS(event, 0)))
-        if len(lines) == self.BATCH:
+        if len(lines) == self.batch:
             self.flush()
 
     def flush(self) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from sim import native
 from sim.bench import (
     CASES,
     GOALS,
@@ -31,6 +32,7 @@ def test_bench_quick_json_has_every_case(tmp_path: Path, capsys: pytest.CaptureF
     assert printed["cases"].keys() == written["cases"].keys() == set(CASES)
     assert printed["machine"]["quick"] is True
     assert printed["machine"]["cpus"] >= 1
+    assert printed["machine"]["core"] == str(native.STATUS)  # which core ran: compiled or interpreted, and why
     for name, case in printed["cases"].items():
         assert isinstance(case["value"], int | float) and case["value"] > 0, name
         assert isinstance(case["unit"], str) and case["unit"], name
@@ -50,6 +52,7 @@ def test_bench_text_marks_goals() -> None:
     text = format_text(result)
     assert "simpy_floor" in text and "engine_rate" in text
     assert ("pass" in text) or ("short" in text)
+    assert f"core: {native.STATUS}" in text.splitlines()[1]
 
 
 def test_fleet_scenario_shape() -> None:
@@ -83,3 +86,25 @@ def test_short_cases_take_the_best_of_their_passes() -> None:
     machine = {"python": "3.11", "simpy": "4.1", "cpus": 2, "platform": "linux"}
     text = format_text(BenchResult(cases={"simpy_floor": floor}, machine=machine))
     assert "best of 3 passes" in text
+
+
+@pytest.mark.parametrize(("before", "during"), [((700, 10, 10), (50_000, 10, 10)), ((0, 10, 10), (0, 10, 10)),
+                                                ((90_000, 5, 5), (90_000, 5, 5))])
+def test_a_run_collects_cycles_rarely_and_restores_the_threshold(before: tuple[int, int, int],
+                                                                 during: tuple[int, int, int]) -> None:
+    """Issue 9: the cycle collector's threshold is raised during a run only (a caller's 0 or higher one is kept)."""
+    import gc
+
+    from sim.simulation import rare_collections
+
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(*before)
+        with rare_collections():
+            assert gc.get_threshold() == during
+        assert gc.get_threshold() == before
+        with pytest.raises(RuntimeError), rare_collections():
+            raise RuntimeError("a failed run")
+        assert gc.get_threshold() == before
+    finally:
+        gc.set_threshold(*saved)

@@ -85,18 +85,16 @@ def test_the_streamed_trace_is_the_in_memory_trace() -> None:
     """``JsonlSink`` writes lines in batches: a flushed stream of more than one batch is byte for byte
     ``Trace.to_jsonl()``; before the flush the file holds only whole batches."""
 
-    class SmallBatches(JsonlSink):
-        BATCH = 100
-
+    batch = 100
     events: list[Event] = []
     simulation = Simulation(determinism_scenario(), seed=11, sinks=[])
     buffer = io.StringIO()
-    sink = SmallBatches(buffer, simulation.header)
+    sink = JsonlSink(buffer, simulation.header, batch=batch)
     simulation.recorder.sinks.extend([events.append, sink])
     simulation.run()
-    assert len(events) > 2 * SmallBatches.BATCH  # several batches and a partial one
+    assert len(events) > 2 * batch  # several batches and a partial one
     unflushed = buffer.getvalue().count("\n")
-    assert 0 < unflushed <= len(events) and unflushed % SmallBatches.BATCH == 0
+    assert 0 < unflushed <= len(events) and unflushed % batch == 0
     sink.flush()
     assert buffer.getvalue() == Trace(simulation.header, events).to_jsonl()
     sink.flush()  # a second flush writes nothing more
@@ -112,3 +110,14 @@ def test_run_trace_file_is_complete(tmp_path: Path) -> None:
     expected = Simulation(scenario, seed=3, promise=promise).run().to_jsonl()
     assert len(expected.splitlines()) > 1
     assert out.read_text(encoding="utf-8") == expected
+
+
+def test_generated_name_suffixes_are_random_choice_draws() -> None:
+    """``Rng.suffix`` spells out ``random.choice`` (for speed, issue 9): the same characters from the same stream."""
+    from sim.rng import Rng
+
+    fast, reference = Rng(7), Rng(7)
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    for name, length in [("names", 5)] * 500 + [("other", 10)] * 20:
+        stream = reference.stream(name)
+        assert fast.suffix(name, length) == "".join(stream.choice(alphabet) for _ in range(length))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import simpy
+from mypy_extensions import mypyc_attr
 from simpy.events import Timeout
 
 from sim.cluster.api import Cluster
@@ -29,11 +30,16 @@ from sim.rng import Rng
 KILLED_EXIT_CODE = 137
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class _Running:
     pod: str
     container: str
     attempt: int
+
+    def __init__(self, pod: str, container: str, attempt: int) -> None:  # compiled (see sim.cluster.objects)
+        self.pod = pod
+        self.container = container
+        self.attempt = attempt
 
 
 @dataclass(slots=True)
@@ -53,6 +59,7 @@ def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # the mutants' seam (conformance/mutants)
 class JobRunner:
     def __init__(
         self,

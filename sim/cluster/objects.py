@@ -95,7 +95,9 @@ def combined_hash(promise_spec_hash: str, resource_spec_hash: str) -> str:
     return md5_hex(f"{promise_spec_hash}-{resource_spec_hash}")
 
 
-@dataclass(slots=True)
+# The records built for every Job spell out their ``__init__``: it is compiled with the core (sim/native.py),
+# a dataclass's generated one is not. The dataclass decorator still gives ``==`` and ``repr``.
+@dataclass(slots=True, init=False)
 class Condition:
     type: str
     status: str
@@ -103,14 +105,29 @@ class Condition:
     message: str
     last_transition_ms: int  # whole seconds (W4)
 
+    def __init__(self, type: str, status: str, reason: str, message: str, last_transition_ms: int) -> None:
+        self.type = type
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.last_transition_ms = last_transition_ms
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, init=False)
 class PipelinePhase:
     name: str
-    phase: Phase = "Pending"
-    message: str | None = None
-    next_retry_ms: int | None = None
-    attempts: int = 0
+    phase: Phase
+    message: str | None
+    next_retry_ms: int | None
+    attempts: int
+
+    def __init__(self, name: str, phase: Phase = "Pending", message: str | None = None,
+                 next_retry_ms: int | None = None, attempts: int = 0) -> None:
+        self.name = name
+        self.phase = phase
+        self.message = message
+        self.next_retry_ms = next_retry_ms
+        self.attempts = attempts
 
 
 @dataclass(slots=True)

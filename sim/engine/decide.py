@@ -6,7 +6,7 @@ come back; it changes nothing. Rule IDs mark each branch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from sim.cluster.objects import (
@@ -153,21 +153,30 @@ Action = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(init=False)
 class Decision:
+    """What a reconcile does. Read, never written (not frozen: its ``__init__`` is compiled, see sim/native.py)."""
+
     outcome: str  # a short name for the trace's ``reconcile`` event
-    actions: tuple[Action, ...] = ()
-    requeue_after_ms: int | None = None
-    error: str | None = None  # K2: requeue with per-item exponential back-off
+    actions: tuple[Action, ...]
+    requeue_after_ms: int | None
+    error: str | None  # K2: requeue with per-item exponential back-off
+
+    def __init__(self, outcome: str, actions: tuple[Action, ...] = (), requeue_after_ms: int | None = None,
+                 error: str | None = None) -> None:
+        self.outcome = outcome
+        self.actions = actions
+        self.requeue_after_ms = requeue_after_ms
+        self.error = error
 
 
 # -- observation --------------------------------------------------------------------------------------
-@dataclass(frozen=True, init=False)
+@dataclass(init=False)
 class Observation:
     """What a reconcile reads. ``obj`` and ``jobs`` are read, never written.
 
-    Frozen; its ``__init__`` (same signature as the generated one) fills the instance dict in one step instead
-    of one frozen ``__setattr__`` bypass per field: an Observation is built for every reconcile.
+    Built for every reconcile, so not frozen: its ``__init__`` (the generated one's signature) assigns the fields
+    and is compiled with the rest of the core (sim/native.py); a dataclass's generated one would not be.
     """
 
     now_ms: int
@@ -180,26 +189,36 @@ class Observation:
     profile: Profile
     interval_ms: int
     reconcile_after_failure: bool
-    paused: bool = False
-    controller_started: bool = True  # W13: the resource controller of the resource's Promise runs
-    gate_open: bool = True  # W13: the Promise can fulfil its resources
-    resource_configure_running: bool = False  # D6 (Promise delete)
-    resources_remaining: int = 0  # D6
-    fanout_label: str = RUN_FROM_START_LABEL
-    extra: dict[str, str] = field(default_factory=dict)
+    paused: bool
+    controller_started: bool  # W13: the resource controller of the resource's Promise runs
+    gate_open: bool  # W13: the Promise can fulfil its resources
+    resource_configure_running: bool  # D6 (Promise delete)
+    resources_remaining: int  # D6
+    fanout_label: str
+    extra: dict[str, str]
 
     def __init__(self, now_ms: int, obj: KObject, workflow: WorkflowType, configure: tuple[str, ...],
                  delete: tuple[str, ...], jobs: tuple[Job, ...], hash: str, profile: Profile, interval_ms: int,
                  reconcile_after_failure: bool, paused: bool = False, controller_started: bool = True,
                  gate_open: bool = True, resource_configure_running: bool = False, resources_remaining: int = 0,
                  fanout_label: str = RUN_FROM_START_LABEL, extra: dict[str, str] | None = None) -> None:
-        self.__dict__.update(
-            now_ms=now_ms, obj=obj, workflow=workflow, configure=configure, delete=delete, jobs=jobs, hash=hash,
-            profile=profile, interval_ms=interval_ms, reconcile_after_failure=reconcile_after_failure,
-            paused=paused, controller_started=controller_started, gate_open=gate_open,
-            resource_configure_running=resource_configure_running, resources_remaining=resources_remaining,
-            fanout_label=fanout_label,
-            extra={} if extra is None else extra)
+        self.now_ms = now_ms
+        self.obj = obj
+        self.workflow = workflow
+        self.configure = configure
+        self.delete = delete
+        self.jobs = jobs
+        self.hash = hash
+        self.profile = profile
+        self.interval_ms = interval_ms
+        self.reconcile_after_failure = reconcile_after_failure
+        self.paused = paused
+        self.controller_started = controller_started
+        self.gate_open = gate_open
+        self.resource_configure_running = resource_configure_running
+        self.resources_remaining = resources_remaining
+        self.fanout_label = fanout_label
+        self.extra = {} if extra is None else extra
 
 
 def _finalizers(workflow: str, has_delete: bool) -> tuple[str, ...]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+from mypy_extensions import mypyc_attr
 
 from sim.model.promise import Container, Pipeline, WorkflowAction, WorkflowType
 
@@ -13,7 +15,9 @@ WORKFLOW_CONTROL_FILE = "workflow-control.yaml"
 DESTINATION_SELECTORS_FILE = "destination-selectors.yaml"
 
 
-@dataclass
+# Built for every pod and container: each spells out its ``__init__``, compiled with the core (sim/native.py)
+# where a dataclass's generated one would not be. Read, never written, except the volumes' contents.
+@dataclass(init=False)
 class PodVolumes:
     """The emptyDirs of one pod (section 1): fresh per pod, kept across in-place restarts (J3).
 
@@ -22,11 +26,17 @@ class PodVolumes:
     """
 
     input_object: dict[str, Any]
-    output: dict[str, Any] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
+    output: dict[str, Any]
+    metadata: dict[str, Any]
+
+    def __init__(self, input_object: dict[str, Any], output: dict[str, Any] | None = None,
+                 metadata: dict[str, Any] | None = None) -> None:
+        self.input_object = input_object
+        self.output = {} if output is None else output
+        self.metadata = {} if metadata is None else metadata
 
 
-@dataclass(frozen=True)
+@dataclass(init=False)
 class StepContext:
     object_key: str
     promise_name: str
@@ -37,17 +47,33 @@ class StepContext:
     execution: int  # 1-based count of this container's executions for this object, across pods and Jobs
     attempt: int  # 1-based execution of this container in this pod
 
+    def __init__(self, object_key: str, promise_name: str, workflow: WorkflowType, action: WorkflowAction,
+                 pipeline: Pipeline, container: Container, execution: int, attempt: int) -> None:
+        self.object_key = object_key
+        self.promise_name = promise_name
+        self.workflow = workflow
+        self.action = action
+        self.pipeline = pipeline
+        self.container = container
+        self.execution = execution
+        self.attempt = attempt
+
     @property
     def behaviour_key(self) -> str:
         """``workflow/action/pipeline/container``, the key scenarios use to describe a container."""
         return f"{self.workflow}/{self.action}/{self.pipeline.name}/{self.container.name}"
 
 
-@dataclass(frozen=True)
+@dataclass(init=False)
 class StepOutcome:
     exit_code: int
     duration_ms: int
-    reason: str | None = None
+    reason: str | None
+
+    def __init__(self, exit_code: int, duration_ms: int, reason: str | None = None) -> None:
+        self.exit_code = exit_code
+        self.duration_ms = duration_ms
+        self.reason = reason
 
 
 class Executor(Protocol):
@@ -68,10 +94,12 @@ KRATIX_OUTPUT_DIR = "/kratix/output"
 KRATIX_METADATA_DIR = "/kratix/metadata"
 
 
+@mypyc_attr(native_class=False)  # mypyc compiles this module (sim/native.py), not subclasses of RuntimeError
 class ExecutorUnavailable(RuntimeError):
     """The executor's tool (bwrap, docker, podman) is missing or does not work on this machine."""
 
 
+@mypyc_attr(native_class=False)
 class ExecutorError(ValueError):
     """A container this executor cannot run as written (``valueFrom``, no command, ...)."""
 
