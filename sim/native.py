@@ -10,8 +10,8 @@ Rules:
   (tests/test_native.py runs the scenario library, a bench fleet and the mutants both ways).
 - Never stale: any edit under ``sim/`` (mypyc inlines constants across modules) turns the compiled core off
   until it is rebuilt; ``scripts/build-native status`` says which core runs and why.
-- ``KRATIX_SIM_NATIVE`` = ``off`` (interpreted), a folder (a core built with ``build --out``), or unset
-  (``sim/_native/``).
+- ``KRATIX_SIM_NATIVE`` = ``off`` (or ``0``, ``false``, ``no``: interpreted), a folder (a core built with
+  ``build --out``; relative to the working directory), or unset (``sim/_native/``).
 """
 
 from __future__ import annotations
@@ -68,12 +68,20 @@ STATUS = Status(False, "not activated")
 
 
 def source_digest() -> str:
-    """sha256 over every ``sim/**/*.py`` (path and content, in sorted order) and the Python version."""
+    """sha256 over every ``sim/**/*.py`` file (path and content, in sorted order) and the Python version.
+
+    Only regular files count (an editor's lock file ``.#x.py`` is a dangling link); OSError if one cannot be
+    read."""
     digest = hashlib.sha256(sys.implementation.cache_tag.encode())
     for path in sorted(PACKAGE.rglob("*.py")):
-        digest.update(path.relative_to(SOURCE_ROOT).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+        if path.is_file():
+            digest.update(path.relative_to(SOURCE_ROOT).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def _compiled_names() -> set[str]:
+    return {path.removesuffix(".py").replace("/", ".") for path in COMPILED}
 
 
 class _Finder(importlib.abc.MetaPathFinder):
@@ -93,15 +101,22 @@ def _read_manifest(directory: Path) -> tuple[dict[str, Path] | None, str]:
     try:
         manifest = json.loads((directory / MANIFEST).read_text())
     except FileNotFoundError:
-        return None, f"not built: scripts/build-native builds it into {directory}"
+        return None, f"not built: scripts/build-native build --out {directory} builds it"
     except (OSError, ValueError) as error:
         return None, f"unreadable manifest {directory / MANIFEST}: {error}"
     modules = manifest.get("modules") if isinstance(manifest, dict) else None
-    compiled = {path.removesuffix(".py").replace("/", ".") for path in COMPILED}
+    compiled = _compiled_names()
     if not isinstance(modules, dict) or not all(
             isinstance(file, str) and (name in compiled or name.endswith("__mypyc")) for name, file in modules.items()):
         return None, f"{directory / MANIFEST} is not a compiled core's manifest"
-    if manifest.get("digest") != source_digest():
+    absent = sorted(compiled - modules.keys())
+    if absent or sum(name.endswith("__mypyc") for name in modules) != 1:
+        return None, f"{directory / MANIFEST} lacks {', '.join(absent) or 'the shared library'}: rebuild it"
+    try:
+        current = source_digest()
+    except OSError as error:
+        return None, f"cannot read the sources ({error})"
+    if manifest.get("digest") != current:
         return None, f"{directory} was built from other sources: rebuild it with scripts/build-native"
     locations = {str(name): directory / file for name, file in sorted(modules.items())}
     missing = sorted(name for name, file in locations.items() if not file.is_file())
@@ -114,8 +129,8 @@ def activate() -> Status:
     """Put the compiled core in front of the sources when it is current (see the module's rules)."""
     global STATUS
     setting = os.environ.get(ENV, "")
-    if setting == "off":
-        STATUS = Status(False, f"{ENV}=off")
+    if setting.lower() in ("off", "0", "false", "no"):
+        STATUS = Status(False, f"{ENV}={setting}")
         return STATUS
     directory = Path(setting) if setting else DEFAULT_DIR
     if not (directory / MANIFEST).exists() and not setting:
@@ -137,11 +152,10 @@ def build(directory: Path = DEFAULT_DIR) -> Path:
     from mypyc.build import mypycify  # the dev extras' mypy
     from setuptools import Distribution
 
+    directory = directory.resolve()
     os.chdir(SOURCE_ROOT)
     digest = source_digest()
-    directory = directory.resolve()
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="native-", dir=directory.parent) as temp:
+    with tempfile.TemporaryDirectory(prefix="kratix-sim-native-") as temp:  # outside the package
         staging = Path(temp) / "lib"
         extensions = mypycify(list(COMPILED), opt_level="3", target_dir=str(Path(temp) / "c"))
         distribution = Distribution({
@@ -153,9 +167,10 @@ def build(directory: Path = DEFAULT_DIR) -> Path:
                    for file in sorted(staging.rglob("*")) if file.is_file()}
         (staging / MANIFEST).write_text(json.dumps(
             {"digest": digest, "mypyc": mypy.version.__version__, "modules": modules}, indent=2) + "\n")
+        directory.parent.mkdir(parents=True, exist_ok=True)
         if directory.exists():
             shutil.rmtree(directory)
-        staging.rename(directory)
+        shutil.move(staging, directory)  # interrupted here: no core (the sources run), never a mix
     return directory
 
 
@@ -181,31 +196,38 @@ def main(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
     directory = DEFAULT_DIR
     if rest[:1] == ["--out"] and len(rest) == 2 and command != "status":
-        directory = Path(rest[1])
+        directory = Path(rest[1]).resolve()  # against the caller's folder, as KRATIX_SIM_NATIVE is
     elif rest:
         print(usage, file=sys.stderr)
         return 2
     if command == "status":
         print(STATUS)
         return 0
-    if command == "clean":
-        if is_core(directory):
-            shutil.rmtree(directory)
-            print(f"removed the compiled core in {directory}")
-        else:
-            print(f"no compiled core in {directory}")
-        return 0
-    if directory.exists() and not is_core(directory) and (not directory.is_dir() or any(directory.iterdir())):
-        print(f"build-native: {directory} exists and is not a compiled core; name a new folder", file=sys.stderr)
-        return 2
-    started = time.perf_counter()
+    ours = directory == DEFAULT_DIR or is_core(directory)  # sim/_native belongs to this tool, even broken
     try:
+        if command == "clean":
+            if ours and directory.is_dir():
+                shutil.rmtree(directory)
+                print(f"removed the compiled core in {directory}")
+            else:
+                print(f"no compiled core in {directory}")
+            return 0
+        if directory.exists() and not ours and (not directory.is_dir() or any(directory.iterdir())):
+            print(f"build-native: {directory} exists and is not a compiled core; name a new folder", file=sys.stderr)
+            return 2
+        started = time.perf_counter()
         built = build(directory)
+    except KeyboardInterrupt:
+        print("build-native: interrupted; no new core was built", file=sys.stderr)
+        return 130
     except ImportError as error:
         print(f"build-native: mypyc is not installed ({error}): pip install -e '.[dev]'", file=sys.stderr)
         return 2
     except SystemExit:  # mypyc's own errors, printed above
         print("build-native: mypyc refused the sources (its errors are above)", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"build-native: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # setuptools' CompileError and friends: the compiler's output is above
         print(f"build-native: the C build failed ({type(error).__name__}: {error}); it needs a C compiler and "

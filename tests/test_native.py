@@ -22,7 +22,7 @@ from sim import native
 REPO = Path(__file__).resolve().parent.parent
 
 DIGESTS = """
-import hashlib, json, sys
+import hashlib, json, shutil, sys
 from pathlib import Path
 import sim.engine.controller
 from sim import native
@@ -32,7 +32,10 @@ from sim.scenario_loader import load_scenario
 from sim.simulation import Simulation
 print(native.STATUS.compiled, Path(sim.engine.controller.__file__).suffix)
 print(repr(int_ratio(3402763225925103244, 4804733)))  # a native float / float would round twice here
-runs = [(path.name, *load_scenario(path)) for path in sorted(Path("scenarios").glob("*.yaml"))]
+paths = sorted(Path("scenarios").glob("*.yaml"))
+if shutil.which("bwrap"):  # real pipelines (the process executor) go through the compiled pods too
+    paths += sorted(Path("scenarios/real").glob("*-process.yaml"))
+runs = [(str(path), *load_scenario(path)) for path in paths]
 runs.append(("bench fleet", fleet_scenario(20, 30), None))  # sums of squared gaps pass 2**53
 for name, scenario, promise in runs:
     for seed in (1, 2):
@@ -80,6 +83,8 @@ def test_the_compiled_core_writes_the_same_traces_and_metrics(core: Path) -> Non
     assert compiled_lines[0] == "True .so"  # the engine really ran compiled
     assert interpreted_lines[0] == "False .py"
     assert len(compiled_lines) > 40  # every scenario of the library and a bench fleet, two seeds each
+    if shutil.which("bwrap") or os.environ.get("CI", "").lower() == "true":
+        assert any(line.startswith("scenarios/real/") for line in compiled_lines)
     assert compiled_lines[1:] == interpreted_lines[1:]
 
 
@@ -110,21 +115,41 @@ def _status(core: str | Path) -> str:
 
 def test_a_core_built_from_other_sources_is_not_used(tmp_path: Path) -> None:
     """Any edit under sim/ changes the digest: the sources run, and status says why."""
-    (tmp_path / native.MANIFEST).write_text(json.dumps({"digest": "0" * 64, "mypyc": "x", "modules": {}}))
+    listed = {path.removesuffix(".py").replace("/", "."): path for path in [*native.COMPILED, "x__mypyc"]}
+    (tmp_path / native.MANIFEST).write_text(json.dumps({"digest": "0" * 64, "mypyc": "x", "modules": listed}))
     assert _status(tmp_path) == f"interpreted ({tmp_path} was built from other sources: rebuild it with " \
                                 "scripts/build-native)"
 
 
+def _current_manifest(modules: dict[str, str]) -> str:
+    return json.dumps({"digest": native.source_digest(), "mypyc": "x", "modules": modules})
+
+
 def test_a_core_missing_a_module_is_not_used(tmp_path: Path) -> None:
-    manifest = {"digest": native.source_digest(), "mypyc": "x",
-                "modules": {"sim.trace": "sim/trace.cpython-311-x86_64-linux-gnu.so"}}
-    (tmp_path / native.MANIFEST).write_text(json.dumps(manifest))
-    assert _status(tmp_path) == f"interpreted ({tmp_path} lacks sim.trace: rebuild it with scripts/build-native)"
+    names = sorted(path.removesuffix(".py").replace("/", ".") for path in native.COMPILED)
+    (tmp_path / native.MANIFEST).write_text(_current_manifest({}))  # current, but compiles nothing
+    assert _status(tmp_path) == f"interpreted ({tmp_path / native.MANIFEST} lacks {', '.join(names)}: rebuild it)"
+    listed = {name: f"{name}.so" for name in [*names, "x__mypyc"]}
+    (tmp_path / native.MANIFEST).write_text(_current_manifest(listed))  # complete, but the files are absent
+    assert _status(tmp_path) == (f"interpreted ({tmp_path} lacks {', '.join(sorted(listed))}: "
+                                 "rebuild it with scripts/build-native)")
+
+
+def test_an_unreadable_source_turns_the_core_off_with_a_reason(tmp_path: Path) -> None:
+    """A dangling link (an editor's lock file ``.#x.py``) is not a source; an unreadable one is named."""
+    lock = REPO / "sim" / ".#kratix-sim-test-lock.py"
+    lock.symlink_to(tmp_path / "gone")
+    try:
+        digest = native.source_digest()
+    finally:
+        lock.unlink()
+    assert digest == native.source_digest()
 
 
 def test_off_and_unbuilt_cores_run_the_sources(tmp_path: Path) -> None:
     assert _status("off") == f"interpreted ({native.ENV}=off)"
-    assert _status(tmp_path) == (f"interpreted (not built: scripts/build-native builds it into {tmp_path})")
+    assert _status("OFF") == f"interpreted ({native.ENV}=OFF)"
+    assert _status(tmp_path) == f"interpreted (not built: scripts/build-native build --out {tmp_path} builds it)"
 
 
 def test_the_digest_covers_every_source_file() -> None:
@@ -153,6 +178,15 @@ def test_build_and_clean_never_touch_a_folder_that_is_not_a_core(tmp_path: Path)
                            capture_output=True, text=True)
     assert clean.returncode == 0 and clean.stdout.strip() == f"no compiled core in {mine}"
     assert sorted(path.name for path in mine.iterdir()) == [native.MANIFEST, "notes.txt"]
+
+
+def test_build_native_resolves_paths_against_the_callers_folder(tmp_path: Path) -> None:
+    (tmp_path / "core").mkdir()
+    (tmp_path / "core" / native.MANIFEST).write_text(json.dumps({"digest": "0" * 64, "modules": {}}))
+    clean = subprocess.run(["bash", str(REPO / "scripts" / "build-native"), "clean", "--out", "core"],
+                           cwd=tmp_path, capture_output=True, text=True)
+    assert clean.returncode == 0, clean.stderr
+    assert clean.stdout.strip() == f"removed the compiled core in {tmp_path / 'core'}"
 
 
 def test_clean_removes_a_core(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ DESTINATION_SELECTORS_FILE = "destination-selectors.yaml"
 
 # Built for every pod and container: each spells out its ``__init__``, compiled with the core (sim/native.py)
 # where a dataclass's generated one would not be. Read, never written, except the volumes' contents.
+@mypyc_attr(native_class=False)  # the real executors hold it by weak reference (sim/executors/simulated.py)
 @dataclass(init=False)
 class PodVolumes:
     """The emptyDirs of one pod (section 1): fresh per pod, kept across in-place restarts (J3).
