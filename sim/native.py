@@ -53,6 +53,7 @@ COMPILED = (
     "sim/simulation.py",
     "sim/trace.py",
 )
+MODULES = tuple(path.removesuffix(".py").replace("/", ".") for path in COMPILED)  # sim.cluster.api, ...
 
 
 @dataclass(frozen=True)
@@ -80,10 +81,6 @@ def source_digest() -> str:
     return digest.hexdigest()
 
 
-def _compiled_names() -> set[str]:
-    return {path.removesuffix(".py").replace("/", ".") for path in COMPILED}
-
-
 class _Finder(importlib.abc.MetaPathFinder):
     """Finds the compiled modules (and mypyc's shared library) in the native folder, nothing else."""
 
@@ -105,7 +102,7 @@ def _read_manifest(directory: Path) -> tuple[dict[str, Path] | None, str]:
     except (OSError, ValueError) as error:
         return None, f"unreadable manifest {directory / MANIFEST}: {error}"
     modules = manifest.get("modules") if isinstance(manifest, dict) else None
-    compiled = _compiled_names()
+    compiled = set(MODULES)
     if not isinstance(modules, dict) or not all(
             isinstance(file, str) and (name in compiled or name.endswith("__mypyc")) for name, file in modules.items()):
         return None, f"{directory / MANIFEST} is not a compiled core's manifest"

@@ -115,7 +115,7 @@ def _status(core: str | Path) -> str:
 
 def test_a_core_built_from_other_sources_is_not_used(tmp_path: Path) -> None:
     """Any edit under sim/ changes the digest: the sources run, and status says why."""
-    listed = {path.removesuffix(".py").replace("/", "."): path for path in [*native.COMPILED, "x__mypyc"]}
+    listed = {name: f"{name}.so" for name in [*native.MODULES, "x__mypyc"]}
     (tmp_path / native.MANIFEST).write_text(json.dumps({"digest": "0" * 64, "mypyc": "x", "modules": listed}))
     assert _status(tmp_path) == f"interpreted ({tmp_path} was built from other sources: rebuild it with " \
                                 "scripts/build-native)"
@@ -126,7 +126,7 @@ def _current_manifest(modules: dict[str, str]) -> str:
 
 
 def test_a_core_missing_a_module_is_not_used(tmp_path: Path) -> None:
-    names = sorted(path.removesuffix(".py").replace("/", ".") for path in native.COMPILED)
+    names = sorted(native.MODULES)
     (tmp_path / native.MANIFEST).write_text(_current_manifest({}))  # current, but compiles nothing
     assert _status(tmp_path) == f"interpreted ({tmp_path / native.MANIFEST} lacks {', '.join(names)}: rebuild it)"
     listed = {name: f"{name}.so" for name in [*names, "x__mypyc"]}
